@@ -1,0 +1,3 @@
+export * from './types.js';
+export * from './errors.js';
+export { MemoryStorage, entrySize, limitSize } from './memory-storage.js';
