@@ -4,7 +4,7 @@ export PATH := $(CURDIR)/node_modules/.bin:$(PATH)
 SEEDS ?= 2000
 VITEST := vitest run
 
-.PHONY: all install build lint typecheck test unit sim run clean
+.PHONY: all install build lint typecheck test unit sim run cluster clean
 
 all: build
 
@@ -31,8 +31,49 @@ sim: install
 	KUORUM_SIM_SEEDS=$(SEEDS) $(VITEST) --project sim
 
 # Every tier. The default simulation size is the one CI runs.
-test: lint typecheck
+test: lint typecheck build controlplane
 	$(VITEST) --project unit --project sim
+
+# The node's container image (node/Dockerfile): docker when an engine answers, else buildah.
+# make image IMAGE=name:tag BASE_IMAGE=... BUILDER=docker|buildah
+IMAGE ?= kuorum:dev
+.PHONY: image
+image:
+	IMAGE='$(IMAGE)' BASE_IMAGE='$(BASE_IMAGE)' BUILDER='$(BUILDER)' scripts/image/build.sh
+
+# A local 3-node cluster on 127.0.0.1 (data kept under .data/ between runs; Ctrl-C stops it).
+run: build
+	node scripts/run-local-cluster.mjs
+
+# Real node processes on loopback: kill -9, restarts, membership changes.
+cluster: build
+	$(VITEST) --project cluster
+
+# kuorum against etcd, side by side: 3 nodes of each on 127.0.0.1, the same Go load generator,
+# one table (puts, linearizable reads, failover, memory) + bench-results/<timestamp>.json.
+# A measurement: exits 0 even when a target is missed. BENCH_QUICK=1 runs a short version.
+.PHONY: bench
+bench: build
+	node dist/test/bench/run-bench.js
+
+# Kubernetes control-plane binaries (kube-apiserver, kube-controller-manager, kube-scheduler,
+# kubectl, etcd, etcdctl, helm) built from the Go module proxy into ~/.cache/kuorum/k8s/<versions>;
+# a warm cache builds nothing. KUORUM_K8S_BIN=dir uses binaries you already have.
+.PHONY: controlplane e2e
+controlplane:
+	@bash test/controlplane/build.sh >/dev/null || { echo "make controlplane: building the Kubernetes binaries failed (see above); the e2e tier cannot run" >&2; exit 1; }
+
+# The e2e tier: a real control plane with process-kubelets (needs root: network namespaces).
+e2e: install build controlplane
+	$(VITEST) --project e2e
 
 clean:
 	rm -rf dist
+
+# The operator: its unit tests, and the chart's copy of the CRD refreshed from crds/ (the one source).
+.PHONY: operator operator-crds
+operator-crds:
+	cp crds/raftcluster.yaml charts/kuorum-operator/crds/raftcluster.yaml
+
+operator: install operator-crds
+	$(VITEST) test/unit/operator test/unit/charts

@@ -1,0 +1,17 @@
+// The replicated state machine (`<dataDir>/state`, LevelDB). Wiring:
+//   proposals:  encodeCommand({ op, requestId, ... }) as the data of a normal entry
+//   committed:  results = await kv.apply(entries) (confChange entries carry confChange + confState);
+//               resolve the waiter of each result's requestId; resultError() gives the typed error
+//   restart:    replay committed entries after kv.appliedIndex; if kv.appliedIndex is below the
+//               log's snapshot index, kv.restore(snapshot.data, snapshot.metadata.index) first
+//   snapshots:  const { index, confState, data } = await kv.captureSnapshot(); then the log's
+//               createSnapshot(index, confState, data) and compact(index - tail)
+//   received:   kv.restore(ready.snapshot.data, ready.snapshot.metadata.index)
+export { decodeCommand, encodeCommand, type Command, type DeleteCommand, type NoopCommand, type PutCommand } from './command.js';
+export { CompactedRevisionError, InvalidCommandError, KeyNotFoundError, PreconditionFailedError, StateStoreError } from './errors.js';
+export type { ApplyResult, CommittedEntry } from './apply-plan.js';
+export { DEFAULT_HISTORY_WINDOW, KvStore, type KeyValue, type KvStoreOptions, type ListResult } from './kv-store.js';
+export { applyMemberChange, encodeMemberContext, parseMemberContext, type Member, type MemberContext, type MemberRole } from './members.js';
+export { resultError } from './result-error.js';
+export type { ChangeType, HistoryRecord } from './records.js';
+export type { WatchEvent, WatchOptions, Watcher } from './watch.js';

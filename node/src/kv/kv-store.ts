@@ -1,0 +1,261 @@
+import { ClassicLevel } from 'classic-level';
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { ConfState, NodeId } from '../raft/index.js';
+import { decodeBatch, planApply, type ApplyResult, type CommittedEntry } from './apply-plan.js';
+import { CompactedRevisionError, StateStoreError } from './errors.js';
+import { decodeConfState, decodeMembers, encodeConfState, encodeMembers, type Member } from './members.js';
+import {
+  CONF_STATE_KEY,
+  HISTORY_RANGE,
+  KEY_RANGE,
+  MEMBERS_KEY,
+  PROGRESS_KEY,
+  decodeHistoryRecord,
+  decodeKeyRecord,
+  decodeProgress,
+  encodeKeyRecord,
+  encodeProgress,
+  historyKey,
+  keyOfStateKey,
+  keyRange,
+  revisionOfHistoryKey,
+  stateKey,
+  type BatchOp,
+  type HistoryRecord,
+  type KeyRecord,
+  type Progress,
+} from './records.js';
+import { SnapshotEncoder, decodeSnapshot } from './snapshot-codec.js';
+import { WatchHub, type WatchEvent, type WatchOptions, type Watcher } from './watch.js';
+
+type Db = ClassicLevel<Buffer, Buffer>;
+
+export const DEFAULT_HISTORY_WINDOW = 10_000;
+
+export interface KvStoreOptions {
+  /** How many revisions of change history to keep for watches (default 10,000). */
+  historyWindow?: number;
+}
+
+export interface KeyValue extends KeyRecord {
+  key: string;
+}
+
+export interface ListResult {
+  items: KeyValue[];
+  /** True when more keys match beyond `limit`. */
+  more: boolean;
+  /** The store's revision when the list was read. */
+  revision: number;
+}
+
+/**
+ * The replicated state machine of one member, in `<dataDir>/state` (LevelDB): keys with their
+ * revisions, the change history for watches, the members registry, the ConfState and the
+ * applied index. Each apply() batch writes all its effects and the new applied index in one
+ * LevelDB batch, so a restart neither loses nor re-applies an entry. Not fsynced: the Raft log
+ * is, and the node replays it from appliedIndex + 1.
+ *
+ * apply(), restore() and snapshotData() run one at a time in call order; reads do not wait.
+ */
+export class KvStore {
+  readonly path: string;
+  private readonly db: Db;
+  private readonly historyWindow: number;
+  private progress: Progress;
+  private confStateNow: ConfState;
+  private memberMap: Map<NodeId, Member>;
+  private readonly hub: WatchHub;
+  private queue: Promise<unknown> = Promise.resolve();
+  private closed = false;
+
+  private constructor(db: Db, path: string, historyWindow: number, progress: Progress, confState: ConfState, members: Map<NodeId, Member>) {
+    this.db = db;
+    this.path = path;
+    this.historyWindow = historyWindow;
+    this.progress = progress;
+    this.confStateNow = confState;
+    this.memberMap = members;
+    this.hub = new WatchHub({
+      revision: () => this.progress.revision,
+      compactRevision: () => this.progress.compactRevision,
+      readHistory: (from, to) => this.readHistory(from, to),
+    });
+  }
+
+  /** Opens (creating if needed) `<dataDir>/state`. Refuses a locked or damaged store with a StateStoreError. */
+  static async open(dataDir: string, opts: KvStoreOptions = {}): Promise<KvStore> {
+    const historyWindow = opts.historyWindow ?? DEFAULT_HISTORY_WINDOW;
+    if (!Number.isSafeInteger(historyWindow) || historyWindow < 1) throw new RangeError(`historyWindow must be a positive integer, got ${historyWindow}`);
+    const path = join(dataDir, 'state');
+    await mkdir(dataDir, { recursive: true });
+    const db = new ClassicLevel<Buffer, Buffer>(path, { keyEncoding: 'buffer', valueEncoding: 'buffer' });
+    try {
+      await db.open({ createIfMissing: true });
+    } catch (err) {
+      const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+      if (cause?.code === 'LEVEL_LOCKED') throw new StateStoreError('locked', path, 'locked by another running process (LevelDB LOCK is held)', { cause: err });
+      if (cause?.code === 'LEVEL_CORRUPTION') throw new StateStoreError('state_corrupt', path, `the state LevelDB is corrupted (${cause.message})`, { cause: err });
+      throw new StateStoreError('io', path, `cannot open: ${cause?.message ?? (err as Error).message}`, { cause: err });
+    }
+    try {
+      const p = await db.get(PROGRESS_KEY);
+      const c = await db.get(CONF_STATE_KEY);
+      const m = await db.get(MEMBERS_KEY);
+      const progress = p ? decodeProgress(p) : { applied: 0, revision: 0, compactRevision: 0 };
+      return new KvStore(db, path, historyWindow, progress, c ? decodeConfState(c) : { voters: [], learners: [] }, m ? decodeMembers(m) : new Map());
+    } catch (err) {
+      await db.close();
+      throw new StateStoreError('state_corrupt', path, `cannot read the state metadata: ${(err as Error).message}`, { cause: err });
+    }
+  }
+
+  /** The index of the last applied entry (0 before any). */
+  get appliedIndex(): number {
+    return this.progress.applied;
+  }
+
+  /** The revision of the last change (0 before any). */
+  get revision(): number {
+    return this.progress.revision;
+  }
+
+  /** Watches may start from compactRevision + 1 at the earliest. */
+  get compactRevision(): number {
+    return this.progress.compactRevision;
+  }
+
+  get confState(): ConfState {
+    return { voters: [...this.confStateNow.voters], learners: [...this.confStateNow.learners] };
+  }
+
+  /** The members registry, sorted by ID. */
+  members(): Member[] {
+    return [...this.memberMap.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)).map((m) => ({ ...m }));
+  }
+
+  async get(key: string): Promise<KeyValue | undefined> {
+    const buf = await this.db.get(stateKey(key));
+    return buf ? { key, ...decodeKeyRecord(buf) } : undefined;
+  }
+
+  /** Keys starting with `prefix`, in key (UTF-8 byte) order, at most `limit`; startAfter pages on. */
+  async list(prefix: string, limit: number, startAfter?: string): Promise<ListResult> {
+    if (!Number.isSafeInteger(limit) || limit < 1) throw new RangeError(`limit must be a positive integer, got ${limit}`);
+    const revision = this.progress.revision;
+    const items: KeyValue[] = [];
+    let more = false;
+    for await (const [k, v] of this.db.iterator({ ...keyRange(prefix, startAfter), limit: limit + 1 })) {
+      if (items.length === limit) {
+        more = true;
+        break;
+      }
+      items.push({ key: keyOfStateKey(k), ...decodeKeyRecord(v) });
+    }
+    return { items, more, revision };
+  }
+
+  /**
+   * Streams changes to keys starting with `prefix`: first the retained history from
+   * `fromRevision` (undefined or 0: only changes after now), then live changes, in revision
+   * order. Throws CompactedRevisionError if fromRevision is older than the retained window.
+   */
+  watch(prefix: string, fromRevision: number | undefined, listener: (e: WatchEvent) => void, opts?: WatchOptions): Watcher {
+    return this.hub.watch(prefix, fromRevision, listener, opts);
+  }
+
+  /** Applies committed entries in order; returns one result per entry. See ApplyResult. */
+  apply(entries: CommittedEntry[]): Promise<ApplyResult[]> {
+    return this.serialize(() => this.doApply(entries));
+  }
+
+  /** Serializes the whole state at the applied index (for a Raft snapshot). */
+  snapshotData(): Promise<Uint8Array> {
+    return this.serialize(() => this.doSnapshot());
+  }
+
+  /**
+   * The state's snapshot together with the index and ConfState it was taken at, read at the
+   * same point (later applies cannot slip in between): what RaftLogStore.createSnapshot needs.
+   */
+  captureSnapshot(): Promise<{ index: number; confState: ConfState; data: Uint8Array }> {
+    return this.serialize(async () => {
+      const index = this.progress.applied;
+      const confState = this.confState;
+      return { index, confState, data: await this.doSnapshot() };
+    });
+  }
+
+  /**
+   * Replaces the whole state with a snapshot taken at Raft index `index`, atomically and
+   * durably. History before the snapshot's revision counts as compacted; running watchers end
+   * with a CompactedRevisionError (their clients must list again).
+   */
+  restore(data: Uint8Array, index: number): Promise<void> {
+    return this.serialize(() => this.doRestore(data, index));
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.queue.catch(() => undefined);
+    this.hub.failAll(new Error('the state store is closed'));
+    await this.db.close();
+  }
+
+  private serialize<T>(op: () => Promise<T>): Promise<T> {
+    const run = (): Promise<T> => (this.closed ? Promise.reject(new Error('the state store is closed')) : op());
+    const result = this.queue.then(run, run);
+    this.queue = result.catch(() => undefined);
+    return result;
+  }
+
+  private async doApply(entries: CommittedEntry[]): Promise<ApplyResult[]> {
+    if (entries.length === 0) return [];
+    const decoded = decodeBatch(entries, this.progress.applied);
+    // Every key the batch touches, read at once.
+    const found = decoded.keys.length > 0 ? await this.db.getMany(decoded.keys.map(stateKey)) : [];
+    const current = new Map(decoded.keys.map((k, i) => [k, found[i] ? decodeKeyRecord(found[i]!) : null] as const));
+    const plan = planApply(entries, decoded.commands, current, { progress: this.progress, members: this.memberMap, confState: this.confStateNow }, this.historyWindow);
+    await this.db.batch(plan.ops);
+    this.progress = plan.state.progress;
+    this.memberMap = plan.state.members;
+    this.confStateNow = plan.state.confState;
+    if (plan.events.length > 0) this.hub.publish(plan.events);
+    return plan.results;
+  }
+
+  private async doSnapshot(): Promise<Uint8Array> {
+    const enc = new SnapshotEncoder({ applied: this.progress.applied, revision: this.progress.revision, confState: this.confStateNow, members: this.members() });
+    for await (const [k, v] of this.db.iterator(KEY_RANGE)) enc.key(k.subarray(1), decodeKeyRecord(v));
+    return enc.finish();
+  }
+
+  private async doRestore(data: Uint8Array, index: number): Promise<void> {
+    const snap = decodeSnapshot(data);
+    if (snap.applied !== index) throw new Error(`invalid state snapshot: it was taken at index ${snap.applied}, not at ${index}`);
+    if (index < this.progress.applied) throw new Error(`refusing to restore a snapshot at index ${index}: the state is already applied up to ${this.progress.applied}`);
+    const ops: BatchOp[] = [];
+    for await (const k of this.db.keys(KEY_RANGE)) ops.push({ type: 'del', key: k });
+    for await (const k of this.db.keys(HISTORY_RANGE)) ops.push({ type: 'del', key: k });
+    for (const { key, record } of snap.keys) ops.push({ type: 'put', key: stateKey(key), value: encodeKeyRecord(record) });
+    const members = new Map(snap.members.map((m) => [m.id, m]));
+    const progress: Progress = { applied: index, revision: snap.revision, compactRevision: snap.revision };
+    ops.push({ type: 'put', key: PROGRESS_KEY, value: encodeProgress(progress) });
+    ops.push({ type: 'put', key: CONF_STATE_KEY, value: encodeConfState(snap.confState) });
+    ops.push({ type: 'put', key: MEMBERS_KEY, value: encodeMembers(members) });
+    await this.db.batch(ops, { sync: true });
+    this.progress = progress;
+    this.memberMap = members;
+    this.confStateNow = snap.confState;
+    this.hub.failAll(new CompactedRevisionError(snap.revision, snap.revision));
+  }
+
+  private readHistory(from: number, to: number): AsyncIterable<HistoryRecord> {
+    const it = this.db.iterator({ gte: historyKey(from), lte: historyKey(to) }); // reads from a snapshot taken now
+    return (async function* () {
+      for await (const [k, v] of it) yield decodeHistoryRecord(revisionOfHistoryKey(k), v);
+    })();
+  }
+}

@@ -1,0 +1,127 @@
+import { ByteReader, ByteWriter, fromUtf8, utf8 } from './bytes.js';
+
+// Layout of the state LevelDB (one prefix byte per kind of record):
+//   'k' + key (UTF-8)          → KeyRecord: createRevision, modRevision, version (varints), value (tail)
+//   'h' + revision (u64 BE)    → HistoryRecord of the change made at that revision
+//   'a'                        → progress: applied index, revision, compact revision (varints)
+//   'c'                        → ConfState (JSON; written on conf changes only)
+//   'm'                        → members registry (JSON; written on conf changes only)
+export const KEY_PREFIX = 0x6b; // 'k'
+export const HISTORY_PREFIX = 0x68; // 'h'
+export const PROGRESS_KEY = Buffer.from('a');
+export const CONF_STATE_KEY = Buffer.from('c');
+export const MEMBERS_KEY = Buffer.from('m');
+
+export type BatchOp = { type: 'put'; key: Buffer; value: Buffer } | { type: 'del'; key: Buffer };
+
+export interface KeyRecord {
+  createRevision: number;
+  modRevision: number;
+  version: number;
+  value: Uint8Array;
+}
+
+export type ChangeType = 'put' | 'delete';
+
+/** One change, as kept in the watch history and delivered to watchers. */
+export interface HistoryRecord {
+  type: ChangeType;
+  key: string;
+  /** The revision of this change (the key's modRevision for a put). */
+  revision: number;
+  /** For a put: the key's createRevision and version after it; 0 for a delete. */
+  createRevision: number;
+  version: number;
+  /** For a put: the new value; empty for a delete. */
+  value: Uint8Array;
+}
+
+export interface Progress {
+  applied: number;
+  revision: number;
+  compactRevision: number;
+}
+
+const TWO_32 = 2 ** 32;
+
+export function stateKey(key: string): Buffer {
+  const k = utf8(key);
+  const buf = Buffer.allocUnsafe(1 + k.length);
+  buf[0] = KEY_PREFIX;
+  buf.set(k, 1);
+  return buf;
+}
+
+export function keyOfStateKey(buf: Uint8Array): string {
+  return fromUtf8(buf.subarray(1));
+}
+
+/** The [gte, lt) range of state keys that start with `prefix` (and, with startAfter, come after it). */
+export function keyRange(prefix: string, startAfter?: string): { gte?: Buffer; gt?: Buffer; lt: Buffer } {
+  const start = stateKey(prefix);
+  let end: Buffer | null = null;
+  for (let i = start.length - 1; i >= 1; i--) {
+    if (start[i]! < 0xff) {
+      end = Buffer.from(start.subarray(0, i + 1));
+      end[i]!++;
+      break;
+    }
+  }
+  const lt = end ?? Buffer.from([KEY_PREFIX + 1]);
+  if (startAfter !== undefined && startAfter >= prefix) return { gt: stateKey(startAfter), lt };
+  return { gte: start, lt };
+}
+
+export function historyKey(revision: number): Buffer {
+  const buf = Buffer.allocUnsafe(9);
+  buf[0] = HISTORY_PREFIX;
+  buf.writeUInt32BE(Math.floor(revision / TWO_32), 1);
+  buf.writeUInt32BE(revision >>> 0, 5);
+  return buf;
+}
+
+export function revisionOfHistoryKey(buf: Uint8Array): number {
+  const b = Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
+  return b.readUInt32BE(1) * TWO_32 + b.readUInt32BE(5);
+}
+
+export const HISTORY_RANGE = { gte: Buffer.from([HISTORY_PREFIX]), lt: Buffer.from([HISTORY_PREFIX + 1]) };
+export const KEY_RANGE = { gte: Buffer.from([KEY_PREFIX]), lt: Buffer.from([KEY_PREFIX + 1]) };
+
+export function encodeKeyRecord(r: KeyRecord): Buffer {
+  const w = new ByteWriter(24 + r.value.length).varint(r.createRevision).varint(r.modRevision).varint(r.version).raw(r.value);
+  const out = w.finish();
+  return Buffer.from(out.buffer, out.byteOffset, out.byteLength);
+}
+
+export function decodeKeyRecord(buf: Uint8Array): KeyRecord {
+  const r = new ByteReader(buf);
+  return { createRevision: r.varint(), modRevision: r.varint(), version: r.varint(), value: r.rest() };
+}
+
+export function encodeHistoryRecord(h: HistoryRecord): Buffer {
+  const w = new ByteWriter(32 + h.key.length * 3 + h.value.length);
+  w.u8(h.type === 'put' ? 1 : 2).bytes(utf8(h.key)).varint(h.createRevision).varint(h.version).raw(h.value);
+  const out = w.finish();
+  return Buffer.from(out.buffer, out.byteOffset, out.byteLength);
+}
+
+export function decodeHistoryRecord(revision: number, buf: Uint8Array): HistoryRecord {
+  const r = new ByteReader(buf);
+  const t = r.u8();
+  if (t !== 1 && t !== 2) throw new Error(`history record ${revision} has an unknown type ${t}`);
+  const key = fromUtf8(r.bytes());
+  return { type: t === 1 ? 'put' : 'delete', key, revision, createRevision: r.varint(), version: r.varint(), value: r.rest() };
+}
+
+export function encodeProgress(p: Progress): Buffer {
+  const out = new ByteWriter(24).varint(p.applied).varint(p.revision).varint(p.compactRevision).finish();
+  return Buffer.from(out.buffer, out.byteOffset, out.byteLength);
+}
+
+export function decodeProgress(buf: Uint8Array): Progress {
+  const r = new ByteReader(buf);
+  const p = { applied: r.varint(), revision: r.varint(), compactRevision: r.varint() };
+  r.end('progress record');
+  return p;
+}

@@ -1,0 +1,70 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/** Everything the node exports on /metrics. One registry per node (tests run several in a process). */
+export class NodeMetrics {
+  readonly registry = new Registry();
+
+  readonly term = this.gauge('kuorum_term', 'Current Raft term.');
+  readonly isLeader = this.gauge('kuorum_is_leader', '1 if this node is the leader.');
+  readonly hasLeader = this.gauge('kuorum_has_leader', '1 if this node knows a leader.');
+  readonly leaderChanges = new Counter({ name: 'kuorum_leader_changes_total', help: 'Leader changes seen by this node.', registers: [this.registry] });
+  readonly commitIndex = this.gauge('kuorum_commit_index', 'Raft commit index.');
+  readonly appliedIndex = this.gauge('kuorum_applied_index', 'Index of the last entry applied to the state machine.');
+  readonly snapshotIndex = this.gauge('kuorum_snapshot_index', 'Index of the latest snapshot.');
+  readonly proposalsCommitted = new Counter({ name: 'kuorum_proposals_committed_total', help: 'Proposals by this node that were committed and applied.', registers: [this.registry] });
+  readonly proposalsFailed = new Counter({
+    name: 'kuorum_proposals_failed_total',
+    help: 'Proposals by this node that failed (dropped, timed out, lost leadership).',
+    labelNames: ['reason'],
+    registers: [this.registry],
+  });
+  readonly proposalsPending = this.gauge('kuorum_proposals_pending', 'Proposals by this node waiting to be applied.');
+  readonly fsyncDuration = new Histogram({
+    name: 'kuorum_fsync_duration_seconds',
+    help: 'Time to persist one Ready (one synced batch).',
+    buckets: [0.0005, 0.001, 0.002, 0.004, 0.008, 0.016, 0.032, 0.064, 0.128, 0.256, 0.512, 1],
+    registers: [this.registry],
+  });
+  readonly applyDuration = new Histogram({
+    name: 'kuorum_apply_duration_seconds',
+    help: 'Time to apply one batch of committed entries.',
+    buckets: [0.0001, 0.0005, 0.001, 0.002, 0.004, 0.008, 0.016, 0.032, 0.064, 0.128, 0.256],
+    registers: [this.registry],
+  });
+  readonly peerLag = new Gauge({
+    name: 'kuorum_peer_replication_lag_entries',
+    help: 'On the leader: entries between its last index and each peer\'s match index.',
+    labelNames: ['peer'],
+    registers: [this.registry],
+  });
+  /** Where peer error counts come from (the transport keeps monotonic counters); read on each scrape. */
+  peerErrorSource: () => { peer: string; kind: string; count: number }[] = () => [];
+  readonly peerMessageErrors: Counter = (() => {
+    const metrics = this; // eslint-disable-line @typescript-eslint/no-this-alias
+    return new Counter({
+      name: 'kuorum_peer_message_errors_total',
+      help: 'Peer messages that were dropped, failed to send or were rejected, by peer and kind.',
+      labelNames: ['peer', 'kind'],
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const e of metrics.peerErrorSource()) if (e.count > 0) this.inc({ peer: e.peer, kind: e.kind }, e.count);
+      },
+    });
+  })();
+  readonly httpDuration = new Histogram({
+    name: 'kuorum_http_request_duration_seconds',
+    help: 'HTTP request duration by method, route and status.',
+    labelNames: ['method', 'route', 'status'],
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers: [this.registry],
+  });
+
+  constructor(options: { processMetrics?: boolean } = {}) {
+    if (options.processMetrics) collectDefaultMetrics({ register: this.registry, prefix: 'kuorum_process_' });
+  }
+
+  private gauge(name: string, help: string): Gauge {
+    return new Gauge({ name, help, registers: [this.registry] });
+  }
+}

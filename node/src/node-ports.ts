@@ -1,0 +1,71 @@
+/**
+ * What node.ts needs from the state machine and the peer transport. Thin adapters
+ * (kv-adapter.ts, transport-adapter.ts) bind these to node/src/kv and node/src/transport, so the
+ * Ready loop depends on a few methods, not on those parts' internals.
+ */
+import type { ConfChange, ConfState, Entry, Message, NodeId } from './raft/index.js';
+import type { ForwardedRequest, ForwardedResponse, KvList, KvRecord, WatchEvent, WatchHandle, WriteCondition } from './server/node-api.js';
+
+export interface MemberRecord {
+  id: NodeId;
+  name: string;
+  peerAddress: string;
+  role: 'voter' | 'learner';
+}
+
+export type WriteOutcome =
+  | { ok: true; revision: number }
+  | { ok: false; code: 'precondition'; currentModRevision: number }
+  | { ok: false; code: 'not_found' }
+  | { ok: false; code: 'invalid'; message: string };
+
+export interface ApplyItem {
+  entry: Entry;
+  /** For confChange entries: the decoded change and the ConfState the core returned for it. */
+  confChange?: ConfChange;
+  confState?: ConfState;
+}
+
+export interface AppliedResult {
+  index: number;
+  /** The proposer's request ID, for normal entries carrying a command. */
+  requestId?: string;
+  outcome?: WriteOutcome;
+}
+
+export interface StateMachine {
+  appliedIndex(): number;
+  revision(): number;
+  members(): MemberRecord[];
+  encodePut(requestId: string, key: string, value: Uint8Array, cond: WriteCondition): Uint8Array;
+  encodeDelete(requestId: string, key: string, cond: WriteCondition): Uint8Array;
+  /** Applies committed entries atomically with the applied index. */
+  apply(items: ApplyItem[]): Promise<AppliedResult[]>;
+  get(key: string): Promise<KvRecord | undefined>;
+  list(prefix: string, limit: number): Promise<KvList>;
+  /** Throws GoneError (410) for a compacted fromRevision; onEnd reports a watch ended by the store (e.g. a snapshot restore). */
+  watch(prefix: string, fromRevision: number, onEvent: (e: WatchEvent) => void, onEnd?: (err: Error) => void): WatchHandle;
+  snapshotData(): Promise<Uint8Array>;
+  restore(data: Uint8Array, index: number): Promise<void>;
+  /** Snapshot data of an empty store whose only member is `self` (for bootstrap). */
+  bootstrapData(self: MemberRecord): Promise<Uint8Array>;
+  close(): Promise<void>;
+}
+
+export interface Transport {
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  /** Replaces the set of peers (never includes this node). */
+  setPeers(peers: { id: NodeId; address: string }[]): void;
+  send(messages: Message[]): void;
+  onMessages(fn: (messages: Message[]) => void): void;
+  onUnreachable(fn: (id: NodeId) => void): void;
+  onSnapshotStatus(fn: (id: NodeId, ok: boolean) => void): void;
+  /** Called when an unjoined node learns its cluster ID from a leader's first valid contact. */
+  onClusterId(fn: (clusterId: string) => void): void;
+  setClusterId(clusterId: string): void;
+  /** Monotonic counts of dropped / failed / rejected peer messages, for metrics. */
+  peerErrorCounts(): { peer: string; kind: string; count: number }[];
+  forward(to: NodeId, req: ForwardedRequest, timeoutMs: number): Promise<ForwardedResponse>;
+  setForwardHandler(handler: (req: ForwardedRequest) => Promise<ForwardedResponse>): void;
+}

@@ -1,0 +1,189 @@
+import { resolveConfig } from './config.js';
+import { encodeConfChange } from './conf-change.js';
+import { malformedReason, newMessage } from './messages.js';
+import { Raft } from './raft.js';
+import type { ConfChange, ConfState, HardState, Message, NodeId, RaftConfig, Ready, SoftState, Status } from './types.js';
+import { NO_NODE } from './types.js';
+
+export { decodeConfChange, encodeConfChange } from './conf-change.js';
+
+/** What ready() handed out, so that advance() acknowledges exactly that. */
+interface ReadyRecord {
+  hardState: HardState;
+}
+
+function sameHardState(a: HardState, b: HardState): boolean {
+  return a.term === b.term && a.vote === b.vote && a.commit === b.commit;
+}
+
+/**
+ * The application's handle on the Raft state machine: feed it ticks, peer messages and
+ * proposals; collect Readys; persist, send and apply them; then advance().
+ * Only one Ready may be outstanding: call advance(rd) before the next ready().
+ */
+export class RawNode {
+  private readonly raft: Raft;
+  private prevSoftState: SoftState;
+  private prevHardState: HardState;
+  private readonly outstanding = new WeakMap<Ready, ReadyRecord>();
+
+  constructor(config: RaftConfig) {
+    this.raft = new Raft(resolveConfig(config));
+    this.prevSoftState = this.raft.softState();
+    this.prevHardState = this.raft.hardState();
+  }
+
+  tick(): void {
+    this.raft.tick();
+  }
+
+  campaign(): void {
+    this.raft.hup(false);
+  }
+
+  /** Steps a message from a peer. Malformed, misaddressed or stale input is dropped and logged. */
+  step(m: Message): void {
+    const bad = malformedReason(m);
+    if (bad !== undefined) {
+      this.raft.logger.warn('dropping malformed message', { reason: bad });
+      return;
+    }
+    if (m.to !== this.raft.id) {
+      this.raft.logger.warn('dropping a message addressed to another node', { to: m.to, type: m.type });
+      return;
+    }
+    if (m.from === this.raft.id && m.type !== 'transferLeader') {
+      this.raft.logger.warn('dropping a message from ourselves', { type: m.type });
+      return;
+    }
+    try {
+      this.raft.step(m);
+    } catch (err) {
+      this.raft.logger.error('error while stepping a message; dropped', { type: m.type, from: m.from, err: String(err) });
+    }
+  }
+
+  propose(data: Uint8Array): void {
+    this.raft.propose([{ term: 0, index: 0, type: 'normal', data }], true);
+  }
+
+  proposeBatch(data: Uint8Array[]): void {
+    this.raft.propose(data.map((d) => ({ term: 0, index: 0, type: 'normal' as const, data: d })), true);
+  }
+
+  proposeConfChange(cc: ConfChange): void {
+    this.raft.propose([{ term: 0, index: 0, type: 'confChange', data: encodeConfChange(cc) }], true);
+  }
+
+  applyConfChange(cc: ConfChange): ConfState {
+    return this.raft.applyConfChange(cc);
+  }
+
+  readIndex(context: Uint8Array): void {
+    this.raft.readIndex(newMessage('readIndex', this.raft.id, { entries: [{ term: 0, index: 0, type: 'normal', data: context }] }));
+  }
+
+  transferLeadership(to: NodeId): void {
+    this.raft.transferLeadership(to);
+  }
+
+  reportUnreachable(id: NodeId): void {
+    this.raft.reportUnreachable(id);
+  }
+
+  reportSnapshot(id: NodeId, ok: boolean): void {
+    this.raft.reportSnapshot(id, ok);
+  }
+
+  hasReady(): boolean {
+    const r = this.raft;
+    const soft = r.softState();
+    if (soft.leader !== this.prevSoftState.leader || soft.role !== this.prevSoftState.role) return true;
+    if (!sameHardState(r.hardState(), this.prevHardState)) return true;
+    if (r.log.hasPendingSnapshot()) return true;
+    if (r.msgs.length > 0 || r.msgsAfterPersist.length > 0 || r.readStates.length > 0) return true;
+    if (r.log.unstable.entries.length > 0) return true;
+    return r.log.hasNextCommittedEnts();
+  }
+
+  ready(): Ready {
+    const r = this.raft;
+    const rd: Ready = {
+      entries: r.log.unstableEntries(),
+      committedEntries: r.log.nextCommittedEnts(),
+      messages: r.msgs,
+      messagesAfterPersist: r.msgsAfterPersist,
+      readStates: r.readStates,
+      mustSync: false,
+    };
+    r.msgs = [];
+    r.msgsAfterPersist = [];
+    r.readStates = [];
+    const soft = r.softState();
+    if (soft.leader !== this.prevSoftState.leader || soft.role !== this.prevSoftState.role) {
+      rd.softState = soft;
+      this.prevSoftState = soft;
+    }
+    const hs = r.hardState();
+    if (!sameHardState(hs, this.prevHardState)) {
+      rd.hardState = hs;
+      rd.mustSync = hs.term !== this.prevHardState.term || hs.vote !== this.prevHardState.vote;
+      this.prevHardState = hs;
+    }
+    if (rd.entries.length > 0) rd.mustSync = true;
+    if (r.log.unstable.snapshot) {
+      rd.snapshot = r.log.unstable.snapshot;
+      rd.mustSync = true;
+    }
+    const lastCommitted = rd.committedEntries[rd.committedEntries.length - 1];
+    if (lastCommitted) r.log.acceptApplying(lastCommitted.index);
+    this.outstanding.set(rd, { hardState: hs });
+    return rd;
+  }
+
+  /** The Ready's state is durable, its messages sent and its committed entries applied. */
+  advance(rd: Ready): void {
+    const rec = this.outstanding.get(rd);
+    if (!rec) throw new Error('advance() called with a Ready that was not returned by ready() (or was already advanced)');
+    this.outstanding.delete(rd);
+    const r = this.raft;
+    if (rd.snapshot) {
+      r.log.stableSnapTo(rd.snapshot.metadata.index);
+      if (rd.snapshot.metadata.index > r.log.applied) {
+        r.log.committed = Math.max(r.log.committed, rd.snapshot.metadata.index);
+        r.log.appliedTo(rd.snapshot.metadata.index);
+      }
+    }
+    const lastEntry = rd.entries[rd.entries.length - 1];
+    if (lastEntry) r.log.stableTo(lastEntry.index, lastEntry.term);
+    const lastCommitted = rd.committedEntries[rd.committedEntries.length - 1];
+    if (lastCommitted) {
+      r.log.appliedTo(lastCommitted.index);
+      r.reduceUncommittedSize(rd.committedEntries);
+    }
+    if (rec.hardState.term === r.term && rec.hardState.vote === r.id) r.selfVoteDurable();
+    r.selfDurable(r.log.lastStableIndex());
+  }
+
+  status(): Status {
+    const r = this.raft;
+    const st: Status = {
+      id: r.id,
+      term: r.term,
+      vote: r.vote,
+      commit: r.log.committed,
+      applied: r.log.applied,
+      lastIndex: r.log.lastIndex(),
+      leader: r.lead,
+      role: r.state,
+      leadTransferee: r.leadTransferee,
+      config: r.trk.confState(),
+    };
+    if (r.state === 'leader') {
+      st.progress = new Map([...r.trk.progress].map(([id, pr]) => [id, pr.toStatus()]));
+    }
+    return st;
+  }
+}
+
+export { NO_NODE };

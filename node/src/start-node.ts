@@ -1,0 +1,120 @@
+/** Opens a data dir and starts a node: storage, state machine, transport, Ready loop, HTTP API. */
+import type { FastifyInstance } from 'fastify';
+import { tickSettings, type NodeConfig } from './config.js';
+import { openStateMachine } from './kv-adapter.js';
+import type { JsonLogger } from './logger.js';
+import { NodeMetrics } from './metrics.js';
+import { KuorumNode } from './node.js';
+import { buildHttpServer } from './server/app.js';
+import { RaftLogStore, openIdentity, randomId64, recordClusterId } from './storage/index.js';
+import { PeerTransportAdapter } from './transport-adapter.js';
+
+export interface RunningNode {
+  node: KuorumNode;
+  http: FastifyInstance;
+  metrics: NodeMetrics;
+  /** Graceful stop: a leader hands over leadership first, then HTTP, the loop, gRPC and LevelDB close. */
+  shutdown(): Promise<void>;
+}
+
+export interface StartOptions {
+  /** Default: log and exit the process (a failed fsync leaves the disk state unknown). */
+  onFatal?: (err: Error) => void;
+  /** Collect process metrics (off in tests that run several nodes in one process). */
+  processMetrics?: boolean;
+}
+
+export async function startNode(cfg: NodeConfig, log: JsonLogger, opts: StartOptions = {}): Promise<RunningNode> {
+  let { identity } = await openIdentity(cfg.dataDir, { name: cfg.name });
+  const store = await RaftLogStore.open(cfg.dataDir);
+  let kv;
+  try {
+    kv = await openStateMachine(cfg.dataDir, cfg.watchHistory);
+  } catch (err) {
+    await store.close();
+    throw err;
+  }
+  const snap = store.storage.snapshot();
+  if (kv.appliedIndex() < snap.metadata.index) {
+    // The state machine's writes are not fsynced: after a crash it may be behind the snapshot.
+    log.info('restoring the state machine from the latest snapshot', { applied: kv.appliedIndex(), snapshotIndex: snap.metadata.index });
+    await kv.restore(snap.data, snap.metadata.index);
+  }
+
+  const metrics = new NodeMetrics({ processMetrics: opts.processMetrics ?? true });
+  const transport = new PeerTransportAdapter(
+    { selfId: identity.memberId, clusterId: identity.clusterId ?? '', logger: log.child({ component: 'transport' }) },
+    `${cfg.listenPeer.host}:${cfg.listenPeer.port}`,
+  );
+  const ticks = tickSettings(cfg);
+  const node = new KuorumNode(
+    {
+      name: cfg.name,
+      advertisePeer: cfg.advertisePeer,
+      ...ticks,
+      electionTimeoutMs: cfg.electionTimeoutMs,
+      snapshotThreshold: cfg.snapshotThreshold,
+      snapshotCatchupEntries: cfg.snapshotCatchupEntries,
+      proposalTimeoutMs: cfg.proposalTimeoutMs,
+      promoteMaxLag: 1000,
+    },
+    {
+      memberId: identity.memberId,
+      clusterId: identity.clusterId,
+      store,
+      kv,
+      transport,
+      metrics,
+      log,
+      recordClusterId: async (clusterId) => {
+        identity = await recordClusterId(cfg.dataDir, identity, clusterId);
+      },
+      newClusterId: randomId64,
+      onFatal:
+        opts.onFatal ??
+        ((err) => {
+          log.fatal({ err }, 'fatal error; exiting');
+          process.exit(1);
+        }),
+    },
+  );
+  try {
+    await node.start();
+  } catch (err) {
+    await Promise.allSettled([transport.stop(), kv.close(), store.close()]);
+    throw err;
+  }
+
+  let http: FastifyInstance;
+  try {
+    http = await buildHttpServer({
+      node,
+      metrics,
+      limits: { maxKeyBytes: cfg.maxKeyBytes, maxValueBytes: cfg.maxValueBytes, forwardTimeoutMs: cfg.proposalTimeoutMs + 2000 },
+      logger: log.child({ component: 'http' }),
+    });
+    await http.listen({ host: cfg.listenHttp.host, port: cfg.listenHttp.port });
+  } catch (err) {
+    await node.stop();
+    throw err;
+  }
+  log.info('serving', { http: `${cfg.listenHttp.host}:${cfg.listenHttp.port}`, peer: `${cfg.listenPeer.host}:${cfg.listenPeer.port}`, advertisePeer: cfg.advertisePeer, id: identity.memberId });
+
+  if (cfg.bootstrap) {
+    if (node.canBootstrap()) await node.bootstrap();
+    else log.info('--bootstrap ignored: the data dir already belongs to a cluster');
+  }
+
+  let stopping: Promise<void> | null = null;
+  return {
+    node,
+    http,
+    metrics,
+    shutdown: () =>
+      (stopping ??= (async () => {
+        await node.handOverLeadership(cfg.shutdownTimeoutMs);
+        await http.close();
+        await node.stop();
+      })()),
+  };
+}

@@ -1,0 +1,321 @@
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+// Only the log's own modules: the storage needs no part of the consensus engine.
+import { SnapshotOutOfDateError, UnavailableError } from '../raft/errors.js';
+import { MemoryStorage } from '../raft/memory-storage.js';
+import type { ConfState, Entry, HardState, Snapshot, SnapshotMetadata } from '../raft/types.js';
+import { DataDirError } from './errors.js';
+import { openBytesLevel, type BytesLevel } from './level.js';
+import {
+  COMPACTED_KEY,
+  ENTRY_RANGE,
+  HARD_STATE_KEY,
+  SNAPSHOT_META_KEY,
+  decodeEntry,
+  decodeHardState,
+  decodePosition,
+  encodeEntry,
+  encodeHardState,
+  encodePosition,
+  entryIndexOfKey,
+  entryKey,
+  type LogPosition,
+} from './log-codec.js';
+import { pruneSnapshotFiles, readSnapshotFile, writeSnapshotFile, type SnapshotFileRef } from './snapshot-files.js';
+
+/** What one Ready asks to persist. */
+export interface LogUpdate {
+  hardState?: HardState | undefined;
+  entries?: Entry[] | undefined;
+  /** A snapshot received from the leader: it replaces the whole log. */
+  snapshot?: Snapshot | undefined;
+}
+
+export interface SaveOptions {
+  /** fsync before resolving (default true). Only a Ready with mustSync=false may pass false. */
+  sync?: boolean;
+}
+
+interface SnapshotRecord extends SnapshotFileRef {
+  confState: ConfState;
+}
+
+type BatchOp = { type: 'put'; key: Buffer; value: Buffer } | { type: 'del'; key: Buffer };
+
+/**
+ * The durable Raft log of one member: hard state, entries, snapshot metadata in
+ * `<dataDir>/raft` (LevelDB) and the snapshot data in `<dataDir>/snap`.
+ *
+ * `storage` is an in-memory mirror the core reads synchronously; every method here writes
+ * LevelDB first and updates the mirror only once the write succeeded, so the mirror never
+ * shows what a crash could take back. Calls are serialized in the order they are made.
+ * After a failed write the store refuses further writes (the disk state is unknown): the
+ * node must stop and restart from what is on disk.
+ */
+export class RaftLogStore {
+  readonly storage: MemoryStorage;
+  readonly raftDir: string;
+  readonly snapDir: string;
+  private readonly db: BytesLevel;
+  private snap: SnapshotRecord | null;
+  private queue: Promise<unknown> = Promise.resolve();
+  private failure: Error | null = null;
+  private closed = false;
+
+  private constructor(db: BytesLevel, raftDir: string, snapDir: string, storage: MemoryStorage, snap: SnapshotRecord | null) {
+    this.db = db;
+    this.raftDir = raftDir;
+    this.snapDir = snapDir;
+    this.storage = storage;
+    this.snap = snap;
+  }
+
+  /** Opens the log in `dataDir`, creating it if empty, and loads the mirror. Refuses damaged data with a DataDirError. */
+  static async open(dataDir: string): Promise<RaftLogStore> {
+    const raftDir = join(dataDir, 'raft');
+    const snapDir = join(dataDir, 'snap');
+    await mkdir(dataDir, { recursive: true });
+    const db = await openBytesLevel(raftDir, 'Raft log');
+    try {
+      const { storage, snap } = await loadMirror(db, raftDir, snapDir);
+      await pruneSnapshotFiles(snapDir, snap?.file ?? null);
+      return new RaftLogStore(db, raftDir, snapDir, storage, snap);
+    } catch (err) {
+      await db.close();
+      throw err;
+    }
+  }
+
+  /** True when nothing was ever persisted: no term, no entries, no snapshot, not even one at index 0 (a fresh, unjoined member). */
+  isEmpty(): boolean {
+    const s = this.storage;
+    return this.snap === null && s.hardStateNow().term === 0 && s.lastIndex() === 0;
+  }
+
+  /**
+   * Persists one Ready in ONE LevelDB batch (fsynced unless opts.sync is false), then updates
+   * the mirror. Order of effects: the snapshot replaces the log, then entries are appended
+   * (a conflicting suffix is deleted), then the hard state is set.
+   */
+  save(update: LogUpdate, opts: SaveOptions = {}): Promise<void> {
+    return this.serialize(() => this.doSave(update, opts.sync ?? true));
+  }
+
+  /**
+   * Records a snapshot of the applied state at `index` (the data goes to a checksummed file,
+   * the metadata to LevelDB, fsynced). Does not drop entries: call compact() for that.
+   */
+  createSnapshot(index: number, confState: ConfState, data: Uint8Array): Promise<Snapshot> {
+    return this.serialize(() => this.doCreateSnapshot(index, confState, data));
+  }
+
+  /** Drops log entries up to and including `upTo`, which must be covered by the snapshot. Already compacted: no-op. */
+  compact(upTo: number): Promise<void> {
+    return this.serialize(() => this.doCompact(upTo));
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.queue.catch(() => undefined);
+    await this.db.close();
+  }
+
+  private serialize<T>(op: () => Promise<T>): Promise<T> {
+    const run = async (): Promise<T> => {
+      if (this.closed) throw new Error('the Raft log store is closed');
+      if (this.failure) throw new Error(`the Raft log store failed earlier and refuses further writes: ${this.failure.message}`);
+      try {
+        return await op();
+      } catch (err) {
+        if (err instanceof WriteFailure) {
+          this.failure = err.cause as Error;
+          throw err.cause;
+        }
+        throw err;
+      }
+    };
+    const result = this.queue.then(run, run);
+    this.queue = result.catch(() => undefined);
+    return result;
+  }
+
+  private async write(ops: BatchOp[], sync: boolean): Promise<void> {
+    if (ops.length === 0) return;
+    try {
+      await this.db.batch(ops, { sync });
+    } catch (err) {
+      throw new WriteFailure(err);
+    }
+  }
+
+  private async doSave(update: LogUpdate, sync: boolean): Promise<void> {
+    const mirror = this.storage;
+    const ops: BatchOp[] = [];
+    let compacted = mirror.firstIndex() - 1;
+    let last = mirror.lastIndex();
+    let newSnap: SnapshotRecord | null = null;
+
+    if (update.snapshot) {
+      const meta = update.snapshot.metadata;
+      const current = mirror.snapshot().metadata.index;
+      if (meta.index <= current && current !== 0) throw new SnapshotOutOfDateError(meta.index, current);
+      for (let i = compacted + 1; i <= last; i++) ops.push({ type: 'del', key: entryKey(i) });
+      compacted = meta.index;
+      last = meta.index;
+    }
+
+    let entries = update.entries ?? [];
+    checkContiguous(entries);
+    if (entries.length > 0 && entries[0]!.index <= compacted) entries = entries.filter((e) => e.index > compacted);
+    if (entries.length > 0) {
+      const first = entries[0]!.index;
+      if (first > last + 1) throw new UnavailableError(first); // a gap would break log matching
+      const newLast = entries[entries.length - 1]!.index;
+      for (const e of entries) ops.push({ type: 'put', key: entryKey(e.index), value: encodeEntry(e) });
+      for (let i = newLast + 1; i <= last; i++) ops.push({ type: 'del', key: entryKey(i) });
+    }
+    if (update.hardState) ops.push({ type: 'put', key: HARD_STATE_KEY, value: encodeHardState(update.hardState) });
+    if (update.snapshot) {
+      // Written only once the update is known valid; a crash before the batch leaves an unreferenced file that open() prunes.
+      const meta = update.snapshot.metadata;
+      newSnap = await this.writeSnapshot(meta, update.snapshot.data);
+      ops.push({ type: 'put', key: SNAPSHOT_META_KEY, value: encodeSnapshotRecord(newSnap) });
+      ops.push({ type: 'put', key: COMPACTED_KEY, value: encodePosition({ index: meta.index, term: meta.term }) });
+    }
+
+    await this.write(ops, sync || newSnap !== null);
+
+    if (update.snapshot && newSnap) {
+      mirror.applySnapshot(update.snapshot);
+      this.snap = newSnap;
+    }
+    if (entries.length > 0) mirror.append(entries);
+    if (update.hardState) mirror.setHardState(update.hardState);
+    if (newSnap) await pruneSnapshotFiles(this.snapDir, newSnap.file);
+  }
+
+  private async doCreateSnapshot(index: number, confState: ConfState, data: Uint8Array): Promise<Snapshot> {
+    const mirror = this.storage;
+    const current = mirror.snapshot().metadata.index;
+    if (index <= current) throw new SnapshotOutOfDateError(index, current);
+    if (index > mirror.lastIndex()) throw new UnavailableError(index);
+    const term = mirror.term(index); // throws CompactedError below the log
+    const record = await this.writeSnapshot({ index, term, confState }, data);
+    await this.write([{ type: 'put', key: SNAPSHOT_META_KEY, value: encodeSnapshotRecord(record) }], true);
+    const snap = mirror.createSnapshot(index, confState, data);
+    this.snap = record;
+    await pruneSnapshotFiles(this.snapDir, record.file);
+    return snap;
+  }
+
+  private async doCompact(upTo: number): Promise<void> {
+    const mirror = this.storage;
+    const compacted = mirror.firstIndex() - 1;
+    if (upTo <= compacted) return;
+    const snapIndex = mirror.snapshot().metadata.index;
+    if (upTo > snapIndex) throw new Error(`cannot compact the log up to ${upTo}: the latest snapshot is at ${snapIndex}`);
+    const ops: BatchOp[] = [];
+    for (let i = compacted + 1; i <= upTo; i++) ops.push({ type: 'del', key: entryKey(i) });
+    ops.push({ type: 'put', key: COMPACTED_KEY, value: encodePosition({ index: upTo, term: mirror.term(upTo) }) });
+    // Not fsynced: losing a compaction in a crash only brings back entries the snapshot covers.
+    await this.write(ops, false);
+    mirror.compact(upTo);
+  }
+
+  private async writeSnapshot(meta: SnapshotMetadata, data: Uint8Array): Promise<SnapshotRecord> {
+    try {
+      const ref = await writeSnapshotFile(this.snapDir, meta.index, meta.term, data);
+      return { ...ref, confState: { voters: [...meta.confState.voters], learners: [...meta.confState.learners] } };
+    } catch (err) {
+      throw new WriteFailure(err);
+    }
+  }
+}
+
+/** Marks an I/O failure after which the on-disk state is unknown. */
+class WriteFailure extends Error {
+  constructor(cause: unknown) {
+    super('write failed', { cause });
+  }
+}
+
+function checkContiguous(entries: Entry[]): void {
+  for (let i = 1; i < entries.length; i++) {
+    if (entries[i]!.index !== entries[0]!.index + i) {
+      throw new Error(`entries to save are not contiguous: index ${entries[i]!.index} follows ${entries[i - 1]!.index}`);
+    }
+  }
+}
+
+function encodeSnapshotRecord(r: SnapshotRecord): Buffer {
+  return Buffer.from(JSON.stringify(r), 'utf8');
+}
+
+function decodeSnapshotRecord(buf: Buffer): SnapshotRecord {
+  const r = JSON.parse(buf.toString('utf8')) as Partial<SnapshotRecord>;
+  const ok =
+    typeof r.file === 'string' &&
+    Number.isSafeInteger(r.index) &&
+    Number.isSafeInteger(r.term) &&
+    Number.isSafeInteger(r.crc) &&
+    Array.isArray(r.confState?.voters) &&
+    Array.isArray(r.confState?.learners);
+  if (!ok) throw new Error('snapshot metadata misses fields');
+  return r as SnapshotRecord;
+}
+
+async function loadMirror(db: BytesLevel, raftDir: string, snapDir: string): Promise<{ storage: MemoryStorage; snap: SnapshotRecord | null }> {
+  const corrupt = (what: string, cause?: unknown): DataDirError =>
+    new DataDirError('log_corrupt', raftDir, `the Raft log is inconsistent: ${what}; restore this member from a backup or replace it with an empty one`, { cause });
+
+  let hardState: HardState | undefined;
+  let compacted: LogPosition = { index: 0, term: 0 };
+  let snap: SnapshotRecord | null = null;
+  try {
+    const hs = await db.get(HARD_STATE_KEY);
+    if (hs) hardState = decodeHardState(hs);
+    const c = await db.get(COMPACTED_KEY);
+    if (c) compacted = decodePosition(c);
+    const s = await db.get(SNAPSHOT_META_KEY);
+    if (s) snap = decodeSnapshotRecord(s);
+  } catch (err) {
+    if (err instanceof DataDirError) throw err;
+    throw corrupt(`cannot read its metadata (${(err as Error).message})`, err);
+  }
+
+  const snapIndex = snap?.index ?? 0;
+  if (compacted.index > snapIndex) throw corrupt(`entries up to ${compacted.index} were dropped but the snapshot is only at ${snapIndex}`);
+  const data = snap ? await readSnapshotFile(snapDir, snap) : new Uint8Array();
+
+  const storage = new MemoryStorage();
+  if (snap && compacted.index === snap.index) {
+    if (compacted.term !== snap.term) throw corrupt(`the snapshot term ${snap.term} differs from the compacted term ${compacted.term}`);
+    storage.applySnapshot({ metadata: { index: snap.index, term: snap.term, confState: snap.confState }, data });
+  } else if (compacted.index > 0) {
+    // The log keeps a tail before the snapshot: start the mirror at the compaction point.
+    storage.applySnapshot({ metadata: { index: compacted.index, term: compacted.term, confState: snap!.confState }, data: new Uint8Array() });
+  }
+
+  const entries: Entry[] = [];
+  try {
+    for await (const [key, value] of db.iterator(ENTRY_RANGE)) {
+      const index = entryIndexOfKey(key);
+      const expected = compacted.index + 1 + entries.length;
+      if (index !== expected) throw corrupt(`expected entry ${expected}, found entry ${index}`);
+      entries.push(decodeEntry(index, value));
+    }
+  } catch (err) {
+    if (err instanceof DataDirError) throw err;
+    throw corrupt(`cannot read its entries (${(err as Error).message})`, err);
+  }
+  storage.append(entries);
+
+  if (snap && compacted.index < snap.index) {
+    if (snap.index > storage.lastIndex()) throw corrupt(`the snapshot at ${snap.index} is past the last entry ${storage.lastIndex()}`);
+    if (storage.term(snap.index) !== snap.term) throw corrupt(`the snapshot term ${snap.term} differs from the entry term ${storage.term(snap.index)}`);
+    storage.createSnapshot(snap.index, snap.confState, data);
+  }
+  if (hardState) storage.setHardState(hardState);
+  return { storage, snap };
+}

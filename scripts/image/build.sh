@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Builds the node image from node/Dockerfile: with docker when an engine answers, else with
+# buildah (chroot isolation: no daemon, no user namespaces needed), installing buildah with apt
+# when it is missing and we are root.
+# env: IMAGE (default kuorum:dev), BASE_IMAGE (default: the Dockerfile's), BUILDER (docker|buildah)
+set -euo pipefail
+
+repo=$(cd "$(dirname "$0")/../.." && pwd)
+image=${IMAGE:-kuorum:dev}
+builder=${BUILDER:-}
+build_args=()
+[ -n "${BASE_IMAGE:-}" ] && build_args+=(--build-arg "BASE_IMAGE=$BASE_IMAGE")
+
+if [ -z "$builder" ]; then
+  if command -v docker >/dev/null && docker info >/dev/null 2>&1; then builder=docker; else builder=buildah; fi
+fi
+
+case $builder in
+  docker)
+    exec docker build -f "$repo/node/Dockerfile" -t "$image" "${build_args[@]}" "$repo" ;;
+  buildah)
+    if ! command -v buildah >/dev/null; then
+      if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+        echo "image: no docker engine and no buildah; installing buildah" >&2
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq buildah >/dev/null
+      else
+        echo "image: needs a docker engine or buildah (apt-get install -y buildah)" >&2
+        exit 1
+      fi
+    fi
+    exec buildah bud --isolation chroot --layers --force-rm -f "$repo/node/Dockerfile" -t "$image" "${build_args[@]}" "$repo" ;;
+  *)
+    echo "image: BUILDER must be docker or buildah, not '$builder'" >&2
+    exit 2 ;;
+esac

@@ -1,0 +1,69 @@
+package main
+
+import (
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// FillResult: how long writing every key once took, and how many keys never got written.
+type FillResult struct {
+	Mode          string         `json:"mode"`
+	System        string         `json:"system"`
+	Keys          int            `json:"keys"`
+	Conns         int            `json:"conns"`
+	ElapsedSec    float64        `json:"elapsedSec"`
+	ThroughputOps float64        `json:"throughputOps"`
+	Failed        int            `json:"failed"`
+	Retries       int            `json:"retries"`
+	ErrorKinds    map[string]int `json:"errorKinds"`
+}
+
+const fillAttempts = 20
+
+func runFill(o options, p Protocol, prepared []Call) FillResult {
+	var next, failed, retries atomic.Int64
+	var mu sync.Mutex
+	kinds := map[string]int{}
+	start := time.Now()
+	var wg sync.WaitGroup
+	for w := 0; w < o.conns; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			client := newClient(o.timeout, 1)
+			base := o.targets[w%len(o.targets)]
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= len(prepared) {
+					return
+				}
+				for attempt := 1; ; attempt++ {
+					status, body, err := send(client, base, prepared[i])
+					if err == nil {
+						err = p.Check("put", status, body)
+					}
+					if err == nil {
+						break
+					}
+					mu.Lock()
+					kinds[classify(err)]++
+					mu.Unlock()
+					if attempt == fillAttempts {
+						failed.Add(1)
+						break
+					}
+					retries.Add(1)
+					time.Sleep(50 * time.Millisecond)
+				}
+			}
+		}(w)
+	}
+	wg.Wait()
+	elapsed := time.Since(start).Seconds()
+	return FillResult{
+		Mode: "fill", System: o.system, Keys: len(prepared), Conns: o.conns, ElapsedSec: elapsed,
+		ThroughputOps: float64(len(prepared)) / elapsed, Failed: int(failed.Load()),
+		Retries: int(retries.Load()), ErrorKinds: kinds,
+	}
+}

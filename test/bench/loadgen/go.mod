@@ -1,0 +1,3 @@
+module kuorum.dev/bench/loadgen
+
+go 1.26

@@ -1,0 +1,76 @@
+/**
+ * Everything measured on one system, in an order that keeps the numbers comparable: on a fresh
+ * cluster first the memory load (so neither system's RSS carries the put workload's history),
+ * then linearizable reads over the loaded keys, then puts, and failover last (it kills leaders).
+ */
+import type { BenchCluster } from './bench-cluster.js';
+import { sleep } from './bench-cluster.js';
+import type { BenchPlan } from './bench-plan.js';
+import { runLoadgen } from './loadgen-runner.js';
+import { rssMiB } from './proc-rss.js';
+import { failoverMs, median, memoryResult, type ClosedResult, type FailoverResult, type FillResult, type MemoryResult } from './results.js';
+
+export interface SystemRun {
+  cells: ClosedResult[];
+  fill: FillResult;
+  memory: MemoryResult;
+  failover?: FailoverResult;
+  failoverError?: string;
+}
+
+export async function runSystem(cluster: BenchCluster, plan: BenchPlan, loadgen: string, log: (line: string) => void): Promise<SystemRun> {
+  const system = cluster.system;
+  const targets = async (): Promise<string[]> => (plan.spread === 'all' ? cluster.urls() : [cluster.urls()[await cluster.leaderIndex()]!]);
+  const common = { system, keys: plan.keys, valueSize: plan.valueSize };
+
+  log(`${system}: loading ${plan.memoryKeys} keys for the memory reading`);
+  const fill = await runLoadgen(loadgen, { ...common, mode: 'fill', targets: await targets(), conns: plan.fillConns, keys: plan.memoryKeys });
+  if (fill.failed > 0) throw new Error(`${system}: ${fill.failed} of ${fill.keys} keys could not be written (${JSON.stringify(fill.errorKinds)})`);
+  await sleep(2000); // let background work settle (snapshots, compaction) before reading RSS
+  const pids = cluster.pids();
+  const memory = memoryResult(plan.memoryKeys, pids.map((pid) => (pid === undefined ? NaN : rssMiB(pid))));
+  log(`${system}: RSS per node ${memory.perNodeMiB.map((m) => m.toFixed(0)).join(', ')} MiB`);
+
+  const cells: ClosedResult[] = [];
+  const closed = async (op: 'put' | 'get', conns: number): Promise<void> => {
+    const r = await runLoadgen(loadgen, { ...common, mode: 'closed', op, conns, targets: await targets(), durationSec: plan.durationSec, warmupSec: plan.warmupSec });
+    log(`${system}: ${op} ×${conns}: ${r.throughputOps.toFixed(0)} ops/s, p50 ${r.latency.p50Ms.toFixed(2)} ms, p99 ${r.latency.p99Ms.toFixed(2)} ms, ${r.errors} errors`);
+    cells.push(r);
+  };
+  for (const c of plan.readConns) await closed('get', c);
+  for (const c of plan.putConns) await closed('put', c);
+
+  let failover: FailoverResult | undefined;
+  let failoverError: string | undefined;
+  try {
+    failover = await measureFailover(cluster, plan, loadgen, log);
+  } catch (err) {
+    failoverError = (err as Error).message;
+    log(`${system}: failover not measured: ${failoverError}`);
+  }
+  return { cells, fill, memory, failover, failoverError };
+}
+
+/** kill -9 the leader under a light open-loop write load; time from the kill to the first successful write. */
+async function measureFailover(cluster: BenchCluster, plan: BenchPlan, loadgen: string, log: (line: string) => void): Promise<FailoverResult> {
+  const roundsMs: number[] = [];
+  const before = 1.5;
+  const after = Math.max(10, (plan.electionMs * 6) / 1000);
+  for (let round = 1; round <= plan.failoverRounds; round++) {
+    await cluster.waitHealthy();
+    const leader = await cluster.leaderIndex();
+    const probing = runLoadgen(loadgen, {
+      system: cluster.system, mode: 'probe', targets: cluster.urls(), intervalMs: plan.failoverIntervalMs,
+      durationSec: before + after, timeoutSec: 3, keys: plan.keys, valueSize: plan.valueSize,
+    });
+    await sleep(before * 1000);
+    const killMs = performance.timeOrigin + performance.now();
+    await cluster.kill(leader);
+    const probes = (await probing).probes ?? [];
+    const ms = failoverMs(probes, killMs);
+    log(`${cluster.system}: failover round ${round}: ${ms.toFixed(0)} ms (killed member ${leader + 1})`);
+    roundsMs.push(ms);
+    await cluster.restart(leader);
+  }
+  return { roundsMs, medianMs: median(roundsMs) };
+}

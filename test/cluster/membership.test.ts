@@ -1,0 +1,118 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TestCluster, ensureBuilt, waitFor, type NodeProcess } from './harness.js';
+
+type Member = { id: string; name: string; role: string };
+
+describe('membership changes through the admin API (real node processes)', () => {
+  const cluster = new TestCluster();
+  let nodes: NodeProcess[];
+
+  beforeAll(async () => {
+    ensureBuilt();
+    await cluster.init();
+    nodes = await cluster.form(3);
+  });
+  afterAll(async () => {
+    await cluster.destroy();
+  });
+
+  async function members(): Promise<Member[]> {
+    return (await (await cluster.leader()).request('GET', '/v1/members')).json().members;
+  }
+
+  it('adds a learner, which replicates but does not vote, then promotes it', async () => {
+    const n4 = await cluster.newNode('n4');
+    n4.start();
+    await n4.waitUp();
+    expect((await n4.status()).role).toBe('unjoined');
+    expect((await n4.request('GET', '/readyz')).status).toBe(503);
+    const leader = await cluster.leader();
+    await leader.request('PUT', '/v1/kv/m/1', 'one');
+    const add = await nodes.find((n) => n !== leader)!.request('POST', '/v1/members', { id: n4.id, name: 'n4', peerAddress: n4.peerAddress, learner: true });
+    expect(add.status, add.text).toBe(201);
+    expect(add.json()).toMatchObject({ id: n4.id, role: 'learner' });
+    await waitFor('n4 to replicate', async () => (await n4.request('GET', '/v1/kv/m/1?consistency=serializable')).text === 'one');
+    expect((await n4.status()).role).toBe('learner');
+    const promoted = await waitFor('promotion', async () => {
+      const r = await leader.request('POST', `/v1/members/${n4.id}/promote`);
+      return r.status === 200 ? r.json() : undefined;
+    });
+    expect(promoted).toMatchObject({ id: n4.id, role: 'voter' });
+    expect((await members()).filter((m) => m.role === 'voter')).toHaveLength(4);
+    nodes.push(n4);
+  });
+
+  it('grows to 5 voters', async () => {
+    const n5 = await cluster.newNode('n5');
+    n5.start();
+    await n5.waitUp();
+    await cluster.addAndPromote(n5);
+    nodes.push(n5);
+    const ms = await members();
+    expect(ms.map((m) => m.name).sort()).toEqual(['n1', 'n2', 'n3', 'n4', 'n5']);
+    expect(ms.every((m) => m.role === 'voter')).toBe(true);
+    const leader = await cluster.leader();
+    const lm = (await leader.request('GET', '/v1/members')).json().members as { matchIndex: number; lastContact: string | null }[];
+    expect(lm.every((m) => m.matchIndex > 0 && m.lastContact !== null)).toBe(true);
+  });
+
+  it('refuses a second membership change while one is pending (409)', async () => {
+    const leader = await cluster.leader();
+    const followers = nodes.filter((n) => n !== leader);
+    // Without a quorum the first change cannot commit, so it is surely still pending.
+    await Promise.all(followers.slice(0, 3).map((f) => f.kill('SIGKILL')));
+    const [a, b] = await Promise.all([
+      leader.request('POST', '/v1/members', { id: '00000000000000a1', name: 'x1', peerAddress: '127.0.0.1:1', learner: true }),
+      leader.request('POST', '/v1/members', { id: '00000000000000a2', name: 'x2', peerAddress: '127.0.0.1:2', learner: true }),
+    ]);
+    const statuses = [a.status, b.status].sort();
+    expect(statuses[0], `${a.text} ${b.text}`).toBe(409);
+    expect(statuses[1]).toBe(503); // the first timed out (or the leader stepped down): it never hangs
+    const conflict = a.status === 409 ? a : b;
+    expect(conflict.json().code).toBe('change_pending');
+    for (const f of followers.slice(0, 3)) f.start();
+    await Promise.all(followers.slice(0, 3).map((f) => f.waitUp()));
+    await cluster.leader();
+    // The pending change may or may not have committed; clean it up so the next tests see 5 members.
+    await waitFor('the cluster to settle', async () => {
+      const extra = (await members()).find((m) => m.name === 'x1' || m.name === 'x2');
+      if (!extra) return true;
+      await (await cluster.leader()).request('DELETE', `/v1/members/${extra.id}`);
+      return false;
+    });
+  });
+
+  it('removes a follower; the removed node says so', async () => {
+    const leader = await cluster.leader();
+    const victim = nodes.find((n) => n !== leader)!;
+    const r = await leader.request('DELETE', `/v1/members/${victim.id}`);
+    expect(r.status, r.text).toBe(200);
+    nodes = nodes.filter((n) => n !== victim);
+    expect((await members()).map((m) => m.id)).not.toContain(victim.id);
+    await waitFor('the removed node to notice', async () => (await victim.status()).role === 'removed').catch((e) => {
+      console.log('VICTIM', victim.output.split('\n').filter((l) => !l.includes('"debug"')).slice(-30).join('\n'));
+      console.log('LEADER', leader.output.split('\n').filter((l) => /remov|forward|notice/i.test(l)).slice(-30).join('\n'));
+      throw e;
+    });
+    expect((await victim.request('GET', '/readyz')).status).toBe(503);
+    await victim.kill('SIGTERM');
+  });
+
+  it('removes the leader: it hands leadership over first, then is removed', async () => {
+    const leader = await cluster.leader();
+    const r = await leader.request('DELETE', `/v1/members/${leader.id}`);
+    expect(r.status, r.text).toBe(200);
+    const rest = nodes.filter((n) => n !== leader);
+    const next = await cluster.leader(rest);
+    expect(next).not.toBe(leader);
+    const ms = (await next.request('GET', '/v1/members')).json().members as Member[];
+    expect(ms.map((m) => m.id)).not.toContain(leader.id);
+    expect(ms).toHaveLength(3);
+    await waitFor('the old leader to notice its removal', async () => (await leader.status()).role === 'removed');
+    await leader.kill('SIGTERM');
+    nodes = rest;
+    // 5 → 3 done; the cluster still takes writes and serves them everywhere.
+    expect((await next.request('PUT', '/v1/kv/after-shrink', 'ok')).status).toBe(200);
+    for (const n of nodes) expect((await n.request('GET', '/v1/kv/after-shrink')).text).toBe('ok');
+  });
+});

@@ -1,0 +1,81 @@
+import { describe, expect, it } from 'vitest';
+import { CompactedRevisionError, KvStore, type KvStore as Store } from '../../../node/src/kv/index.js';
+import { useTempDirs } from '../storage/temp-dir.js';
+import { EntryBuilder } from './kv-fixtures.js';
+
+const tempDir = useTempDirs('kvsnap');
+
+async function dump(kv: Store): Promise<unknown> {
+  return { list: await kv.list('', 1000), members: kv.members(), confState: kv.confState, revision: kv.revision, applied: kv.appliedIndex };
+}
+
+describe('KvStore snapshot and restore', () => {
+  it('restores an equivalent state that then evolves identically', async () => {
+    const source = await KvStore.open(await tempDir());
+    const b = new EntryBuilder();
+    await source.apply([
+      b.conf('addVoter', 'aa', { voters: ['aa'], learners: [] }, { name: 'kv-0', peerAddress: '127.0.0.1:7000' }),
+      b.put('a', '1'),
+      b.put('b', ''),
+      b.put('a', '2'),
+      b.del('b'),
+      b.put('c/\u2603', 'snow'),
+      b.conf('addLearner', 'bb', { voters: ['aa'], learners: ['bb'] }, { name: 'kv-1', peerAddress: '127.0.0.1:7001' }),
+    ]);
+    const { index, confState, data } = await source.captureSnapshot();
+    expect(index).toBe(7);
+    expect(confState).toEqual({ voters: ['aa'], learners: ['bb'] });
+    expect(await source.snapshotData()).toEqual(data);
+
+    const dir = await tempDir();
+    let target = await KvStore.open(dir);
+    await target.apply([new EntryBuilder().put('stale', 'junk'), new EntryBuilder(1).put('a', 'other')]);
+    await target.restore(data, source.appliedIndex);
+    expect(await dump(target)).toEqual(await dump(source));
+
+    await target.close();
+    target = await KvStore.open(dir);
+    expect(await dump(target)).toEqual(await dump(source));
+
+    const more = [b.put('a', '3', { ifMatch: 4 }), b.del('zzz'), b.put('d', '4')];
+    expect(await target.apply(more)).toEqual(await source.apply(more));
+    expect(await dump(target)).toEqual(await dump(source));
+    await source.close();
+    await target.close();
+  });
+
+  it('counts history before the snapshot as compacted and ends running watchers', async () => {
+    const source = await KvStore.open(await tempDir());
+    const b = new EntryBuilder();
+    await source.apply([b.put('a', '1'), b.put('a', '2')]);
+    const target = await KvStore.open(await tempDir());
+    await target.apply([new EntryBuilder().put('x', '1')]);
+    const errors: Error[] = [];
+    target.watch('', 1, () => undefined, { onError: (e) => errors.push(e) });
+    await target.restore(await source.snapshotData(), 2);
+    expect(errors[0]).toBeInstanceOf(CompactedRevisionError);
+    expect(() => target.watch('', 2, () => undefined)).toThrow(CompactedRevisionError);
+    const seen: number[] = [];
+    target.watch('', 3, (e) => seen.push(e.revision));
+    await target.apply([new EntryBuilder(2).put('a', '3')]);
+    expect(seen).toEqual([3]);
+    await source.close();
+    await target.close();
+  });
+
+  it('rejects damaged snapshot data and a mismatched index without touching the state', async () => {
+    const kv = await KvStore.open(await tempDir());
+    await kv.apply([new EntryBuilder().put('a', '1')]);
+    const data = await kv.snapshotData();
+    const flipped = new Uint8Array(data);
+    flipped[10]! ^= 0x40;
+    await expect(kv.restore(flipped, 1)).rejects.toThrow(/invalid state snapshot: checksum mismatch/);
+    await expect(kv.restore(data.subarray(0, 5), 1)).rejects.toThrow(/invalid state snapshot: too short/);
+    await expect(kv.restore(data, 9)).rejects.toThrow(/taken at index 1, not at 9/);
+    await kv.apply([new EntryBuilder(1).put('b', '2')]);
+    await expect(kv.restore(data, 1)).rejects.toThrow(/already applied up to 2/);
+    expect(await kv.get('a')).toMatchObject({ modRevision: 1 });
+    expect(await kv.get('b')).toMatchObject({ modRevision: 2 });
+    await kv.close();
+  });
+});

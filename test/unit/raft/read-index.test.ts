@@ -1,0 +1,93 @@
+import { describe, expect, it } from 'vitest';
+import { dec, enc, Network, networkFrom, storageWithLog } from './network.js';
+
+describe('ReadIndex', () => {
+  it('the leader answers after a quorum of heartbeat acks echo the context', () => {
+    const net = new Network(['a', 'b', 'c']);
+    net.campaign('a');
+    net.propose('a', 'x');
+    net.manual.add('a');
+    const a = net.node('a');
+    a.raw.readIndex(enc('r1'));
+    let rd = a.raw.ready();
+    expect(rd.readStates).toEqual([]);
+    const hbs = rd.messages.filter((m) => m.type === 'heartbeat');
+    expect(hbs).toHaveLength(2);
+    expect(hbs.every((m) => dec(m.context!) === 'r1')).toBe(true);
+    a.raw.advance(rd);
+    net.send(hbs.slice(0, 1)); // one ack + self = quorum of 3
+    net.deliverAll();
+    rd = a.raw.ready();
+    expect(rd.readStates).toEqual([{ index: 2, context: enc('r1') }]);
+    a.raw.advance(rd);
+  });
+
+  it('does not answer without a quorum of acks', () => {
+    const net = new Network(['a', 'b', 'c']);
+    net.campaign('a');
+    net.isolate('a');
+    net.node('a').raw.readIndex(enc('r'));
+    net.deliverAll();
+    net.tick('a', 5);
+    expect(net.node('a').readStates).toEqual([]);
+  });
+
+  it('waits for a quorum of voters: one ack in five is not enough', () => {
+    const net = new Network(['a', 'b', 'c', 'd', 'e']);
+    net.campaign('a');
+    for (const id of ['c', 'd', 'e']) net.cutLink('a', id);
+    net.node('a').raw.readIndex(enc('r'));
+    net.deliverAll();
+    expect(net.sent.filter((m) => m.type === 'heartbeatResp' && m.context !== undefined && m.from === 'b')).toHaveLength(1);
+    expect(net.node('a').readStates).toEqual([]);
+    net.heal();
+    net.tick('a', 1); // the pending context is re-sent with the next heartbeats
+    expect(net.node('a').readStates).toEqual([{ index: 1, context: enc('r') }]);
+  });
+
+  it('a single-voter cluster answers at once', () => {
+    const net = new Network(['a']);
+    net.campaign('a');
+    net.node('a').raw.readIndex(enc('r'));
+    net.deliverAll();
+    expect(net.node('a').readStates).toEqual([{ index: 1, context: enc('r') }]);
+  });
+
+  it('a new leader delays reads until it has committed an entry of its own term', () => {
+    const net = networkFrom({
+      a: storageWithLog(['a', 'b', 'c'], [1, 1], { term: 1, commit: 1 }),
+      b: storageWithLog(['a', 'b', 'c'], [1, 1], { term: 1, commit: 1 }),
+      c: storageWithLog(['a', 'b', 'c'], [1, 1], { term: 1, commit: 1 }),
+    });
+    net.filter = (m) => m.type !== 'appResp'; // nothing of term 2 commits
+    net.campaign('a');
+    const a = net.node('a');
+    expect(a.raw.status()).toMatchObject({ role: 'leader', term: 2, commit: 1 });
+    a.raw.readIndex(enc('r'));
+    net.tickAll(2); // heartbeats are acked, but the read must wait
+    expect(a.readStates).toEqual([]);
+    net.filter = () => true;
+    net.tickAll(2);
+    expect(a.raw.status().commit).toBe(3);
+    expect(a.readStates).toEqual([{ index: 3, context: enc('r') }]);
+  });
+
+  it('a follower forwards the request and turns the answer into a ReadState', () => {
+    const net = new Network(['a', 'b', 'c']);
+    net.campaign('a');
+    net.propose('a', 'x');
+    net.node('b').raw.readIndex(enc('fr'));
+    net.deliverAll();
+    expect(net.node('b').readStates).toEqual([{ index: 2, context: enc('fr') }]);
+    expect(net.node('a').readStates).toEqual([]);
+    expect(net.sent.some((m) => m.type === 'readIndex' && m.to === 'a' && m.from === 'b')).toBe(true);
+  });
+
+  it('drops the request when there is no leader', () => {
+    const net = new Network(['a', 'b', 'c']);
+    net.node('b').raw.readIndex(enc('r'));
+    net.deliverAll();
+    expect(net.node('b').readStates).toEqual([]);
+    expect(net.sent).toEqual([]);
+  });
+});
