@@ -48,6 +48,7 @@ import type {
   WatchHandle,
   WriteCondition,
 } from './server/node-api.js';
+import { memberList, mostCaughtUpVoter, quorumContactReadiness } from './node-views.js';
 import { Waiters } from './waiters.js';
 
 export interface NodeSettings {
@@ -133,6 +134,7 @@ export class KuorumNode implements NodeApi {
   private configIndex = 0;
   private readonly lingering = new Map<NodeId, string>();
   private removedNotice = false;
+  private everMember = false;
   private lastSnapshotIndex: number;
   private bootstrapping = false;
   private forwardHandler: ((req: ForwardedRequest) => Promise<ForwardedResponse>) | null = null;
@@ -152,6 +154,8 @@ export class KuorumNode implements NodeApi {
     this.lastSnapshotIndex = this.store.storage.snapshot().metadata.index;
     this.raw = this.newRawNode();
     this.lastStatus = this.raw.status();
+    // After a restart: a member of a cluster before (it applied that cluster's state).
+    this.everMember = this.isMember() || (this.clusterId !== '' && this.kv.appliedIndex() > 0);
   }
 
   private newRawNode(): RawNode {
@@ -194,7 +198,9 @@ export class KuorumNode implements NodeApi {
       this.ticks++;
       this.notify();
     }, this.settings.tickMs);
-    this.enqueue(() => this.campaignIfSoleVoter());
+    // Only when nothing in the log is left to apply: a conf change there could add voters.
+    const others = this.kv.members().some((m) => m.id !== this.id);
+    if (!others && this.store.storage.lastIndex() <= this.kv.appliedIndex()) this.enqueue(() => this.campaignIfSoleVoter());
     this.loopDone = this.loop();
     this.log.info('node started', { id: this.id, clusterId: this.clusterId, member: this.isMember(), snapshotIndex: this.lastSnapshotIndex });
   }
@@ -224,7 +230,11 @@ export class KuorumNode implements NodeApi {
     const err = new UnavailableError('the node is shutting down', 'shutting_down');
     this.proposals.rejectAll(err);
     this.readIndexes.rejectAll(err);
-    this.confWaiter?.reject(err);
+    if (this.confWaiter) {
+      clearTimeout(this.confWaiter.timer);
+      this.confWaiter.reject(err);
+      this.confWaiter = null;
+    }
     await this.transport.stop();
     await this.kv.close();
     await this.store.close();
@@ -399,6 +409,7 @@ export class KuorumNode implements NodeApi {
   private afterReady(): void {
     const st = this.raw.status();
     this.lastStatus = st;
+    if (this.isMember()) this.everMember = true;
     const applied = this.kv.appliedIndex();
     if (this.pendingReads.length > 0) {
       const still: PendingRead[] = [];
@@ -562,8 +573,16 @@ export class KuorumNode implements NodeApi {
     return this.store.storage.lastIndex() > 0 || this.kv.appliedIndex() > 0 || this.lastStatus.term > 0;
   }
 
+  /**
+   * Removed: told so by the leader, or no longer in the configuration after having been in it.
+   * (A joining node is not in it until it applies its own addition, so history alone proves nothing.)
+   */
   private wasRemoved(): boolean {
-    return this.removedNotice || (!this.isMember() && this.hasHistory());
+    if (this.isMember()) {
+      this.everMember = true;
+      return this.removedNotice;
+    }
+    return this.removedNotice || this.everMember;
   }
 
   status(): NodeStatus {
@@ -595,18 +614,7 @@ export class KuorumNode implements NodeApi {
     if (!this.running) return { ready: false, reason: 'the node is not running' };
     if (this.wasRemoved()) return { ready: false, reason: 'this node was removed from the cluster' };
     if (!this.isMember()) return { ready: false, reason: 'not a member yet: waiting to be added by a leader (or POST /v1/bootstrap)' };
-    const st = this.lastStatus;
-    const now = Date.now();
-    const window = this.settings.electionTimeoutMs;
-    if (st.role === 'leader') {
-      const voters = st.config.voters;
-      const recent = voters.filter((v) => v === this.id || now - (this.lastContact.get(v) ?? 0) <= window).length;
-      if (recent * 2 > voters.length) return { ready: true, reason: '' };
-      return { ready: false, reason: `leader without a quorum: ${recent} of ${voters.length} voters heard from recently` };
-    }
-    if (st.leader === NO_NODE) return { ready: false, reason: 'no leader' };
-    if (now - (this.lastContact.get(st.leader) ?? 0) > window) return { ready: false, reason: `no contact with leader ${st.leader} within ${window} ms` };
-    return { ready: true, reason: '' };
+    return quorumContactReadiness(this.lastStatus, this.id, this.lastContact, Date.now(), this.settings.electionTimeoutMs);
   }
 
   isLeader(): boolean {
@@ -694,28 +702,7 @@ export class KuorumNode implements NodeApi {
   // ---- membership ----
 
   members(): MemberInfo[] {
-    const st = this.lastStatus;
-    const known = new Map<NodeId, MemberRecord>(this.kv.members().map((m) => [m.id, m]));
-    const ids = [...st.config.voters, ...st.config.learners];
-    for (const id of known.keys()) if (!ids.includes(id)) ids.push(id);
-    return ids
-      .filter((id) => st.config.voters.includes(id) || st.config.learners.includes(id))
-      .map((id) => {
-        const rec = known.get(id);
-        const info: MemberInfo = {
-          id,
-          name: rec?.name ?? (id === this.id ? this.settings.name : ''),
-          peerAddress: rec?.peerAddress ?? (id === this.id ? this.settings.advertisePeer : ''),
-          role: st.config.learners.includes(id) ? 'learner' : 'voter',
-          isLeader: id === st.leader,
-        };
-        if (st.progress) {
-          info.matchIndex = st.progress.get(id)?.match ?? 0;
-          const seen = id === this.id ? Date.now() : this.lastContact.get(id);
-          info.lastContact = seen ? new Date(seen).toISOString() : null;
-        }
-        return info;
-      });
+    return memberList(this.lastStatus, this.kv.members(), { id: this.id, name: this.settings.name, peerAddress: this.settings.advertisePeer }, this.lastContact, Date.now());
   }
 
   private memberInfo(id: NodeId): MemberInfo | undefined {
@@ -768,7 +755,7 @@ export class KuorumNode implements NodeApi {
       this.confWaiter = { cc, resolve, reject, timer };
     });
     try {
-      await this.withRaw((raw) => raw.proposeConfChange(cc));
+      await this.proposeConfChangeAfterBarrier(cc);
     } catch (err) {
       const w = this.confWaiter as ConfWaiter | null;
       if (w?.cc === cc) {
@@ -778,11 +765,31 @@ export class KuorumNode implements NodeApi {
       done.catch(() => undefined);
       if (err instanceof ProposalDroppedError) {
         if (/pending|uncommitted|unapplied/i.test(err.message)) throw new ConflictError(`another membership change is pending: ${err.message}`, 'change_pending');
+        if (/refused/i.test(err.message)) throw new ConflictError(err.message, 'conf_change_refused');
         throw new NotLeaderError(err.message);
       }
       throw err;
     }
     await done;
+  }
+
+  /**
+   * A new leader refuses conf changes until it has applied everything in its log at election
+   * (an earlier change may hide there). Rather than answer 409 for that, wait for the log to be
+   * applied (at most an election timeout) and try once more.
+   */
+  private async proposeConfChangeAfterBarrier(cc: ConfChange): Promise<void> {
+    try {
+      await this.withRaw((raw) => raw.proposeConfChange(cc));
+      return;
+    } catch (err) {
+      const st = this.lastStatus;
+      if (!(err instanceof ProposalDroppedError) || !/pending/.test(err.message) || st.applied >= st.lastIndex) throw err;
+      const target = st.lastIndex;
+      const deadline = Date.now() + this.settings.electionTimeoutMs;
+      while (this.lastStatus.applied < target && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    }
+    await this.withRaw((raw) => raw.proposeConfChange(cc));
   }
 
   async addMember(req: AddMemberRequest): Promise<MemberInfo> {
@@ -820,7 +827,7 @@ export class KuorumNode implements NodeApi {
     if (id === this.id) {
       const to = this.bestTransferee();
       if (!to) throw new ConflictError('no other voter to hand leadership to before removing the leader', 'last_voter');
-      await this.doTransfer(to, this.settings.electionTimeoutMs * 3);
+      await this.doTransfer(to, this.transferWaitMs());
       throw new NotLeaderError('leadership was handed over before removing this node; the new leader removes it');
     }
     await this.proposeConfChange({ type: 'remove', nodeId: id, context: new Uint8Array() }, `removing member ${id}`);
@@ -838,33 +845,32 @@ export class KuorumNode implements NodeApi {
     }
     const target = to ?? this.bestTransferee();
     if (!target) throw new ConflictError('there is no other voter to hand leadership to', 'no_transferee');
-    await this.doTransfer(target, this.settings.electionTimeoutMs * 3);
+    await this.doTransfer(target, this.transferWaitMs());
     return { leaderId: this.lastStatus.leader };
   }
 
-  /** The voter (not this node) with the highest match index. */
   private bestTransferee(): NodeId | undefined {
-    const st = this.lastStatus;
-    let best: NodeId | undefined;
-    let bestMatch = -1;
-    for (const v of st.config.voters) {
-      if (v === this.id) continue;
-      const match = st.progress?.get(v)?.match ?? 0;
-      if (match > bestMatch) {
-        best = v;
-        bestMatch = match;
-      }
-    }
-    return best;
+    return mostCaughtUpVoter(this.lastStatus, this.id);
+  }
+
+  /** How long an API call waits for a leadership transfer to finish. */
+  private transferWaitMs(): number {
+    return Math.max(this.settings.proposalTimeoutMs, this.settings.electionTimeoutMs * 3);
   }
 
   private async doTransfer(to: NodeId, timeoutMs: number): Promise<void> {
     await this.withRaw((raw) => raw.transferLeadership(to));
     const deadline = Date.now() + timeoutMs;
+    let askedAt = Date.now();
     while (Date.now() < deadline) {
-      const leader = this.lastStatus.leader;
-      if (leader === to) return;
-      if (this.lastStatus.role !== 'leader' && leader !== NO_NODE && leader !== this.id) return;
+      const st = this.lastStatus;
+      if (st.leader === to) return;
+      if (st.role !== 'leader' && st.leader !== NO_NODE && st.leader !== this.id) return;
+      // The core abandons a transfer that did not finish within an election timeout: ask again.
+      if (st.role === 'leader' && st.leadTransferee === NO_NODE && Date.now() - askedAt > this.settings.electionTimeoutMs) {
+        askedAt = Date.now();
+        await this.withRaw((raw) => raw.transferLeadership(to));
+      }
       await new Promise((r) => setTimeout(r, 20));
     }
     throw new TimeoutError(`leadership did not move to ${to} within ${timeoutMs} ms`);

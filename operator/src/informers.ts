@@ -27,6 +27,8 @@ export interface InformerSet {
   stop(): Promise<void>;
   /** False while any watch is failing (it reconnects by itself). */
   healthy(): boolean;
+  /** True once every informer has listed its objects: before that, a missing object proves nothing. */
+  synced(): boolean;
 }
 
 /** Enqueue on any change of an owned object; for RaftClusters only when the spec generation moves (status writes do not loop). */
@@ -106,6 +108,7 @@ export function makeInformers(kc: KubeConfig, namespace: string | undefined, enq
       await Promise.all(all.map((i) => i.start()));
     },
     healthy: () => failing.size === 0,
+    synced: () => all.every((i) => (i as unknown as { latestResourceVersion(): string }).latestResourceVersion() !== ''),
     stop: async () => {
       stopped = true;
       await Promise.all(all.map((i) => i.stop()));

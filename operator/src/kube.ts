@@ -18,7 +18,8 @@ export interface KubeWriter {
   apply(obj: KubernetesObject): Promise<void>;
   applyStatus(cluster: RaftCluster, status: RaftClusterStatus): Promise<void>;
   deletePvc(namespace: string, name: string): Promise<void>;
-  deletePod(namespace: string, name: string): Promise<void>;
+  /** With `uid`, deletes only that incarnation of the pod (409 if it was replaced meanwhile). */
+  deletePod(namespace: string, name: string, uid?: string): Promise<void>;
   recordEvent(cluster: RaftCluster, event: EventSpec): Promise<void>;
   /** Fresh reads (not the informer cache) to re-check before a destructive step. */
   readStatefulSetReplicas(namespace: string, name: string): Promise<number | null>;
@@ -87,9 +88,9 @@ export class KubeClient implements KubeWriter {
     }
   }
 
-  async deletePod(namespace: string, name: string): Promise<void> {
+  async deletePod(namespace: string, name: string, uid?: string): Promise<void> {
     try {
-      await this.core.deleteNamespacedPod({ namespace, name });
+      await this.core.deleteNamespacedPod({ namespace, name, ...(uid ? { body: { preconditions: { uid } } } : {}) });
     } catch (err) {
       if (!isNotFound(err)) throw err;
     }

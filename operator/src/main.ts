@@ -40,19 +40,32 @@ async function main(): Promise<void> {
 
   const startReconciling = (): void => {
     metrics.isLeader.set(1);
-    const enqueue = (key: string): void => queue?.add(key);
-    informers = makeInformers(kc, config.namespace, enqueue, log);
-    const reconciler = new Reconciler(informers.caches, kube, nodes, metrics, log);
+    // Keys seen before every cache has listed wait: reconciling against a half-filled cache would
+    // take a StatefulSet that is merely not listed yet for one that does not exist.
+    const early = new Set<string>();
+    const enqueue = (key: string): void => {
+      if (started && queue) queue.add(key);
+      else early.add(key);
+    };
+    const inf = makeInformers(kc, config.namespace, enqueue, log);
+    informers = inf;
+    const reconciler = new Reconciler(inf.caches, kube, nodes, metrics, log);
     queue = new WorkQueue((key) => reconciler.reconcile(key), { workers: config.workers, baseDelayMs: 250, maxDelayMs: 60_000 }, (key, err) =>
       log('reconcile failed', { cluster: key, error: (err as Error).message }),
     );
-    informers.start().then(
-      () => {
-        started = true;
-        log('informers started', { namespace: config.namespace ?? '(all)' });
-      },
-      (err: Error) => log('informers failed to start', { error: err.message }),
-    );
+    const q = queue;
+    const waitForSync = (): void => {
+      if (!inf.synced()) {
+        setTimeout(waitForSync, 100);
+        return;
+      }
+      started = true;
+      for (const c of inf.caches.clusters.list()) early.add(`${c.metadata.namespace}/${c.metadata.name}`);
+      for (const key of early) q.add(key);
+      early.clear();
+      log('caches synced; reconciling', { namespace: config.namespace ?? '(all)' });
+    };
+    inf.start().then(waitForSync, (err: Error) => log('informers failed to start', { error: err.message }));
   };
 
   const elector = config.leaderElect
@@ -82,6 +95,8 @@ async function main(): Promise<void> {
     stopping = true;
     log('shutting down', { signal });
     queue?.stop();
+    // Let a step in flight finish before the lease is handed over, so two leaders never overlap.
+    if (queue) await Promise.race([queue.idle(), new Promise((r) => setTimeout(r, 10_000))]);
     await informers?.stop().catch(() => {});
     await elector?.stop();
     server.close();

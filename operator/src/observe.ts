@@ -18,6 +18,7 @@ export function observePod(cluster: string, pod: V1Pod): ObservedPod | null {
     phase: pod.status?.phase ?? 'Unknown',
     ready,
     deleting: !!pod.metadata?.deletionTimestamp,
+    ...(pod.metadata?.uid ? { uid: pod.metadata.uid } : {}),
     ...(pod.status?.podIP ? { ip: pod.status.podIP } : {}),
     ...(image ? { image } : {}),
   };

@@ -5,6 +5,7 @@ import type { NodeMember, NodeStatus } from './types.js';
 
 export interface ObservedPod {
   name: string;
+  uid?: string;
   ordinal: number;
   phase: string;
   ready: boolean;

@@ -162,10 +162,21 @@ export class Reconciler {
       return ip;
     };
     switch (action.type) {
-      case 'createObjects':
+      case 'createObjects': {
+        // Only ever creates: an existing StatefulSet missing from a lagging cache must not be reset to one replica.
+        if ((await this.kube.readStatefulSetReplicas(ns, cluster.metadata.name)) !== null) {
+          throw new StaleObservation(`StatefulSet ${cluster.metadata.name} exists but was not in the cache`);
+        }
         return this.applyObjects(cluster, action.replicas);
-      case 'scaleStatefulSet':
+      }
+      case 'scaleStatefulSet': {
+        // One step from the live value, never from a stale one.
+        const live = await this.kube.readStatefulSetReplicas(ns, cluster.metadata.name);
+        if (live === null || Math.abs(live - action.replicas) !== 1) {
+          throw new StaleObservation(`StatefulSet ${cluster.metadata.name} has ${live} replicas, not one step from ${action.replicas}`);
+        }
         return this.kube.apply(buildStatefulSet(cluster, action.replicas));
+      }
       case 'bootstrap':
         return this.nodes.bootstrap(podIp(action.pod));
       case 'addLearner':
@@ -186,8 +197,16 @@ export class Reconciler {
         }
         return this.kube.deletePvc(ns, action.name);
       }
-      case 'deletePodForUpgrade':
-        return this.kube.deletePod(ns, action.pod);
+      case 'deletePodForUpgrade': {
+        // Exactly the pod that was observed on the old image, not a replacement that a stale cache hides.
+        const uid = obs.input.pods.find((p) => p.name === action.pod)?.uid;
+        try {
+          return await this.kube.deletePod(ns, action.pod, uid);
+        } catch (err) {
+          if ((err as { code?: unknown }).code === 409) throw new StaleObservation(`${action.pod} was replaced since it was observed`);
+          throw err;
+        }
+      }
       case 'recyclePod':
         // The PVC is protected while the pod uses it; it goes when the pod does, and the
         // StatefulSet then creates the pod with a fresh claim.

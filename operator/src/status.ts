@@ -49,10 +49,10 @@ export function eventFor(action: Action): EventSpec | null {
   return { type: 'Normal', reason: capitalise(action.type), message: capitalise(describeAction(action)) };
 }
 
-function phaseOf(action: Action, input: PlannerInput, previous: string | undefined, voters: number): string {
+function phaseOf(action: Action, input: PlannerInput, previous: string | undefined, voters: number, allHealthy: boolean): string {
   const growingFromScratch = (previous === undefined || previous === 'Pending' || previous === 'Creating') && voters < input.spec.replicas;
   switch (action.type) {
-    case 'none': return 'Running';
+    case 'none': return allHealthy ? 'Running' : 'Degraded';
     case 'createObjects': return 'Pending';
     case 'bootstrap': return 'Creating';
     case 'deletePodForUpgrade': return 'Upgrading';
@@ -113,7 +113,7 @@ export function computeStatus(cluster: RaftCluster, input: PlannerInput, action:
 
   const status: RaftClusterStatus = {
     observedGeneration: generation,
-    phase: phaseOf(action, input, prev.phase, voters),
+    phase: phaseOf(action, input, prev.phase, voters, unhealthy.length === 0 && readyReplicas >= voters),
     replicas: voters,
     readyReplicas,
     leader: leaderName,

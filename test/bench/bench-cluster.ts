@@ -19,8 +19,8 @@ export interface BenchCluster {
   waitHealthy(): Promise<void>;
   /** Stops every member (SIGKILL, or SIGTERM when graceful) and removes the data. */
   destroy(graceful?: boolean): Promise<void>;
-  /** The last lines each member logged, for failure messages. */
-  logs(): string;
+  /** The last `tailChars` characters each member logged (default 4000), for failure messages. */
+  logs(tailChars?: number): string;
 }
 
 export interface ClusterTimeouts {

@@ -111,7 +111,7 @@ export async function startEtcdCluster(bin: string, timeouts: ClusterTimeouts): 
       await Promise.all(members.map((m) => stop(m, graceful ? 'SIGTERM' : 'SIGKILL').catch(() => undefined)));
       await rm(root, { recursive: true, force: true });
     },
-    logs: () => members.map((m) => `--- ${m.name} ---\n${m.output.slice(-4000)}`).join('\n'),
+    logs: (tailChars = 4000) => members.map((m) => `--- ${m.name} ---\n${m.output.slice(-tailChars)}`).join('\n'),
   };
 
   for (const m of members) start(m);

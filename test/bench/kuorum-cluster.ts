@@ -19,6 +19,8 @@ const MAIN = path.join(REPO, 'dist/node/src/main.js');
 export interface KuorumClusterOptions extends ClusterTimeouts {
   /** Node.js flags for the node processes, e.g. ['--cpu-prof', '--cpu-prof-dir=/tmp/p']. */
   nodeFlags?: string[];
+  /** The nodes' --log-level (default warn, so logging costs the bench nothing). */
+  logLevel?: string;
 }
 
 interface Member {
@@ -52,7 +54,7 @@ export async function startKuorumCluster(options: KuorumClusterOptions): Promise
       `--advertise-peer=${peer(m)}`,
       `--election-timeout=${options.electionMs}`,
       `--heartbeat-interval=${options.heartbeatMs}`,
-      '--log-level=warn',
+      `--log-level=${options.logLevel ?? 'warn'}`,
       ...extra,
     ];
     const proc = spawn(process.execPath, args, { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -119,7 +121,7 @@ export async function startKuorumCluster(options: KuorumClusterOptions): Promise
       await Promise.all(members.map((m) => stop(m, graceful ? 'SIGTERM' : 'SIGKILL').catch(() => undefined)));
       await rm(root, { recursive: true, force: true });
     },
-    logs: () => members.map((m) => `--- ${m.name} ---\n${m.output.slice(-4000)}`).join('\n'),
+    logs: (tailChars = 4000) => members.map((m) => `--- ${m.name} ---\n${m.output.slice(-tailChars)}`).join('\n'),
   };
 
   try {

@@ -71,6 +71,7 @@ async function main(): Promise<void> {
     if (runs[s]?.failover) failover[s] = runs[s].failover;
     if (runs[s]?.memory) memory[s] = runs[s].memory;
   }
+  const problems = plan.systems.flatMap((s) => (runs[s]?.problems ?? []).map((p) => `!! ${s}: ${p}`));
   const targets = evaluateTargets({ cells, failover, memory });
   const summary = summaryLine(targets);
 
@@ -83,13 +84,13 @@ async function main(): Promise<void> {
   ];
   for (const [s, msg] of Object.entries(failures)) header.push(`!! ${s} could not be measured: ${msg.split('\n')[0]}`);
   process.stdout.write(`\n${renderTable({ header, cells, failover, memory, targets, summary })}\n`);
+  if (problems.length > 0) process.stdout.write(`\n${problems.join('\n')}\n`);
 
   const dir = path.join(REPO, 'bench-results');
   mkdirSync(dir, { recursive: true });
   const file = path.join(dir, `${started.toISOString().replace(/[:.]/g, '-')}.json`);
   const fills = Object.fromEntries(Object.entries(runs).map(([s, r]) => [s, r.fill]));
-  const failoverErrors = Object.fromEntries(Object.entries(runs).filter(([, r]) => r.failoverError).map(([s, r]) => [s, r.failoverError]));
-  writeFileSync(file, `${JSON.stringify({ startedAt: started.toISOString(), finishedAt: new Date().toISOString(), machine: { cpus: os.cpus().length, loadAverage: os.loadavg() }, plan, versions, cells, fill: fills, memory, failover, failoverErrors, failures, targets, summary }, null, 2)}\n`);
+  writeFileSync(file, `${JSON.stringify({ startedAt: started.toISOString(), finishedAt: new Date().toISOString(), machine: { cpus: os.cpus().length, loadAverage: os.loadavg() }, plan, versions, cells, fill: fills, memory, failover, problems, failures, targets, summary }, null, 2)}\n`);
   process.stdout.write(`results: ${path.relative(process.cwd(), file)}\n`);
   if (Object.keys(runs).length === 0) process.exitCode = 1;
 }

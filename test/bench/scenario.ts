@@ -12,43 +12,58 @@ import { failoverMs, median, memoryResult, type ClosedResult, type FailoverResul
 
 export interface SystemRun {
   cells: ClosedResult[];
-  fill: FillResult;
-  memory: MemoryResult;
+  fill?: FillResult;
+  memory?: MemoryResult;
   failover?: FailoverResult;
-  failoverError?: string;
+  /** What could not be measured, or went wrong while measuring, in words (shown under the table). */
+  problems: string[];
 }
 
 export async function runSystem(cluster: BenchCluster, plan: BenchPlan, loadgen: string, log: (line: string) => void): Promise<SystemRun> {
   const system = cluster.system;
   const targets = async (): Promise<string[]> => (plan.spread === 'all' ? cluster.urls() : [cluster.urls()[await cluster.leaderIndex()]!]);
   const common = { system, keys: plan.keys, valueSize: plan.valueSize };
+  const run: SystemRun = { cells: [], problems: [] };
+  const problem = (what: string): void => {
+    run.problems.push(what);
+    log(`${system}: ${what}`);
+  };
+  // Each phase is measured on its own: one that fails is reported and the next one still runs.
+  const phase = async (name: string, fn: () => Promise<void>): Promise<void> => {
+    try {
+      await cluster.waitHealthy();
+      await fn();
+    } catch (err) {
+      problem(`${name} not measured: ${(err as Error).message.split('\n')[0]}`);
+    }
+  };
 
-  log(`${system}: loading ${plan.memoryKeys} keys for the memory reading`);
-  const fill = await runLoadgen(loadgen, { ...common, mode: 'fill', targets: await targets(), conns: plan.fillConns, keys: plan.memoryKeys });
-  if (fill.failed > 0) throw new Error(`${system}: ${fill.failed} of ${fill.keys} keys could not be written (${JSON.stringify(fill.errorKinds)})`);
-  await sleep(2000); // let background work settle (snapshots, compaction) before reading RSS
-  const pids = cluster.pids();
-  const memory = memoryResult(plan.memoryKeys, pids.map((pid) => (pid === undefined ? NaN : rssMiB(pid))));
-  log(`${system}: RSS per node ${memory.perNodeMiB.map((m) => m.toFixed(0)).join(', ')} MiB`);
+  await phase('memory', async () => {
+    log(`${system}: loading ${plan.memoryKeys} keys for the memory reading`);
+    const fill = await runLoadgen(loadgen, { ...common, mode: 'fill', targets: await targets(), conns: plan.fillConns, keys: plan.memoryKeys });
+    run.fill = fill;
+    log(`${system}: loaded in ${fill.elapsedSec.toFixed(0)} s (${fill.throughputOps.toFixed(0)} puts/s, ${fill.retries} retries)`);
+    if (fill.failed > 0) problem(`${fill.failed} of ${fill.keys} keys could not be written during the load, even after 20 s of retries each (${JSON.stringify(fill.errorKinds)})`);
+    await sleep(2000); // let background work settle (snapshots, compaction) before reading RSS
+    run.memory = memoryResult(plan.memoryKeys, cluster.pids().map((pid) => (pid === undefined ? NaN : rssMiB(pid))));
+    log(`${system}: RSS per node ${run.memory.perNodeMiB.map((m) => m.toFixed(0)).join(', ')} MiB`);
+  });
 
-  const cells: ClosedResult[] = [];
   const closed = async (op: 'put' | 'get', conns: number): Promise<void> => {
-    const r = await runLoadgen(loadgen, { ...common, mode: 'closed', op, conns, targets: await targets(), durationSec: plan.durationSec, warmupSec: plan.warmupSec });
-    log(`${system}: ${op} ×${conns}: ${r.throughputOps.toFixed(0)} ops/s, p50 ${r.latency.p50Ms.toFixed(2)} ms, p99 ${r.latency.p99Ms.toFixed(2)} ms, ${r.errors} errors`);
-    cells.push(r);
+    await phase(`${op} ×${conns}`, async () => {
+      const r = await runLoadgen(loadgen, { ...common, mode: 'closed', op, conns, targets: await targets(), durationSec: plan.durationSec, warmupSec: plan.warmupSec });
+      log(`${system}: ${op} ×${conns}: ${r.throughputOps.toFixed(0)} ops/s, p50 ${r.latency.p50Ms.toFixed(2)} ms, p99 ${r.latency.p99Ms.toFixed(2)} ms, ${r.errors} errors`);
+      if (r.errors > 0) problem(`${op} ×${conns}: ${r.errors} errors (${JSON.stringify(r.errorKinds)})`);
+      run.cells.push(r);
+    });
   };
   for (const c of plan.readConns) await closed('get', c);
   for (const c of plan.putConns) await closed('put', c);
 
-  let failover: FailoverResult | undefined;
-  let failoverError: string | undefined;
-  try {
-    failover = await measureFailover(cluster, plan, loadgen, log);
-  } catch (err) {
-    failoverError = (err as Error).message;
-    log(`${system}: failover not measured: ${failoverError}`);
-  }
-  return { cells, fill, memory, failover, failoverError };
+  await phase('failover', async () => {
+    run.failover = await measureFailover(cluster, plan, loadgen, log);
+  });
+  return run;
 }
 
 /** kill -9 the leader under a light open-loop write load; time from the kill to the first successful write. */

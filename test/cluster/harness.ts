@@ -4,7 +4,7 @@
  * HTTP client. Every process started here is killed by TestCluster.destroy().
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
@@ -27,7 +27,11 @@ function newestMtime(dir: string): number {
 
 /** Compiles the tree (unless dist is newer than node/src) so the processes run the code under test. */
 export function ensureBuilt(): void {
-  if (existsSync(MAIN) && statSync(MAIN).mtimeMs > newestMtime(path.join(REPO, 'node/src'))) return;
+  // The stamp carries the time the last build STARTED: a source edited during a build is newer.
+  const stamp = path.join(OUT_DIR, '.build-started');
+  if (existsSync(MAIN) && existsSync(stamp) && statSync(stamp).mtimeMs > newestMtime(path.join(REPO, 'node/src'))) return;
+  mkdirSync(OUT_DIR, { recursive: true });
+  writeFileSync(stamp, new Date().toISOString());
   const tsc = path.join(REPO, 'node_modules/.bin/tsc');
   const r = spawnSync(tsc, ['-p', path.join(REPO, 'tsconfig.json'), '--outDir', OUT_DIR], { cwd: REPO, encoding: 'utf8' });
   if (!existsSync(MAIN)) throw new Error(`build did not produce ${MAIN}:\n${r.stdout}\n${r.stderr}`);
@@ -105,7 +109,7 @@ export class NodeProcess {
       '--heartbeat-interval=100',
       `--snapshot-threshold=${this.options.snapshotThreshold ?? 10000}`,
       `--snapshot-catchup-entries=${this.options.snapshotCatchupEntries ?? 100}`,
-      '--proposal-timeout=3000',
+      '--proposal-timeout=5000',
       '--shutdown-timeout=3000',
       '--log-level=info',
       ...(this.options.extraArgs ?? []),

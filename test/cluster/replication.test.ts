@@ -34,6 +34,29 @@ describe('replication and failover (3 real node processes)', () => {
     expect(list.items.map((i: { key: string }) => i.key)).toEqual(['greeting']);
   });
 
+  it('a watch on a follower streams changes written through the leader', async () => {
+    const leader = await cluster.leader();
+    const follower = nodes.find((n) => n !== leader)!;
+    const from = (await follower.status()).revision + 1;
+    const ac = new AbortController();
+    const res = await fetch(`http://127.0.0.1:${follower.httpPort}/v1/watch?prefix=watched/&fromRevision=${from}`, { signal: ac.signal });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toContain('text/event-stream');
+    await put(leader, 'watched/a', '1');
+    await put(leader, 'unwatched', '2');
+    await put(leader, 'watched/b', '3');
+    const reader = res.body!.getReader();
+    let text = '';
+    while ((text.match(/^id: /gm) ?? []).length < 2) text += new TextDecoder().decode((await reader.read()).value);
+    ac.abort();
+    const events = text.split('\n\n').filter((b) => b.startsWith('id: ')).map((b) => JSON.parse(b.split('data: ')[1]!));
+    expect(events.map((e) => [e.key, Buffer.from(e.value, 'base64').toString()])).toEqual([
+      ['watched/a', '1'],
+      ['watched/b', '3'],
+    ]);
+    expect(events[1].revision).toBe(events[0].revision + 2);
+  });
+
   it('kill -9 of the leader: a new leader is elected and no acknowledged write is lost', async () => {
     const old = await cluster.leader();
     for (let i = 0; i < 30; i++) await put(nodes[i % 3]!, `before/${i}`, `v${i}`);

@@ -199,6 +199,7 @@ describe('kuorum operator on Kubernetes', () => {
   it('fails over to the standby operator when the leader goes away', async () => {
     const lease = (): Promise<string> => cluster.kubectl('get', 'lease', 'kuorum-operator', '-n', 'kuorum-system', '-o', 'jsonpath={.spec.holderIdentity}');
     const old = await lease();
+    const idsBefore = memberIds(await raftCluster('demo'));
     await cluster.kubectl('delete', 'pod', old, '-n', 'kuorum-system');
     const next = await waitFor('another operator replica to take the Lease', async () => {
       const h = await lease();
@@ -208,6 +209,17 @@ describe('kuorum operator on Kubernetes', () => {
     await cluster.kubectl('patch', 'raftcluster/demo', '--type=merge', '-p', '{"spec":{"paused":true}}');
     await waitFor('the new leader to reconcile', async () => ((await raftCluster('demo')).status?.phase === 'Paused' ? true : undefined));
     await cluster.kubectl('patch', 'raftcluster/demo', '--type=merge', '-p', '{"spec":{"paused":false}}');
-    await waitForMembers('demo', 3);
+    // The new leader took over the running cluster as it was: no member touched.
+    expect(memberIds(await waitForMembers('demo', 3))).toEqual(idsBefore);
+    expect(await cluster.kubectl('get', 'statefulset', 'demo', '-o', 'jsonpath={.spec.replicas}')).toBe('3');
+  });
+
+  it('removes the StatefulSet, Services, PDB and volumes with the RaftCluster', async () => {
+    await cluster.kubectl('delete', 'raftcluster', 'demo', '--wait=true');
+    const left = await waitFor('owned objects to be garbage-collected', async () => {
+      const out = await cluster.kubectl('get', 'statefulsets,services,poddisruptionbudgets,pods,pvc', '-l', 'app.kubernetes.io/instance=demo', '-o', 'name');
+      return out.trim() === '' ? out : undefined;
+    });
+    expect(left.trim()).toBe('');
   });
 });

@@ -4,6 +4,7 @@ import { Simulation, type SimParams } from './simulation.js';
 import { CALM_NETWORK } from './network.js';
 import type { SimNode } from './sim-node.js';
 import { durableTerm } from './log-view.js';
+import { checkLiveness } from './run-seed.js';
 
 function calm(initialVoters: number, seed = 7): SimParams {
   return {
@@ -53,6 +54,11 @@ describe('simulator scenarios', () => {
     expect(fresh.id).not.toBe(old.id);
     expect(fresh.term).toBeGreaterThan(oldTerm);
     commitOne(sim, fresh);
+    // A linearizable read at the old leader must not be answered from its stale state.
+    const served = sim.stats.readsServed;
+    sim.read(old.id, 'k');
+    sim.runTicks(50);
+    expect(sim.stats.readsServed).toBe(served);
     sim.heal();
     sim.runTicks(100);
     // The old leader rejoined as a follower and its stranded entries were replaced.
@@ -134,6 +140,22 @@ describe('simulator scenarios', () => {
       }
     }
     expect(caught, 'some seed breaks a safety rule').toBeInstanceOf(InvariantViolation);
+  });
+
+  it('the liveness check fails when a majority never comes back', () => {
+    const sim = new Simulation(calm(3, 41));
+    electLeader(sim);
+    const [a, b] = [...sim.nodes.keys()];
+    sim.retire(a!);
+    sim.retire(b!);
+    let caught: unknown;
+    try {
+      checkLiveness(sim);
+    } catch (e) {
+      caught = e;
+    }
+    expect(caught).toBeInstanceOf(InvariantViolation);
+    expect((caught as InvariantViolation).rule).toBe('Liveness');
   });
 
   it('a node added as a learner and promoted catches up and votes', () => {

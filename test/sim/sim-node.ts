@@ -201,6 +201,12 @@ export class SimNode {
 
   restart(): void {
     if (this.raw || this.retired) return;
+    const hs = this.storage.hardStateNow();
+    if (hs.commit > this.storage.lastIndex()) {
+      // Committed entries must never disappear from a disk: the commit index is written in the
+      // same atomic batch as (or after) the entries it covers.
+      throw new InvariantViolation('StateMachineSafety', `${this.id} restarts with commit ${hs.commit} beyond its durable log (${this.storage.lastIndex()})`);
+    }
     this.start();
     this.pump();
   }
@@ -354,7 +360,9 @@ export class SimNode {
     }
     this.serveReads();
     const incarnation = this.incarnation;
-    const delay = this.host.diskDelay(this);
+    // Only a Ready that must be fsynced waits for the disk; one with only messages or a commit
+    // index does not (otherwise a slow disk would also delay every heartbeat response).
+    const delay = rd.mustSync || rd.snapshot ? this.host.diskDelay(this) : 0;
     if (delay === 0) this.finishPersist();
     else this.host.schedule(delay, () => this.incarnation === incarnation && this.busy?.rd === rd && this.finishPersist());
   }

@@ -216,6 +216,17 @@ export class RaftLog {
     return limitSize(ents, maxSize);
   }
 
+  /** Whether any entry in [lo, hi) satisfies `pred`, reading `pageBytes` at a time. Throws if unreadable. */
+  someEntry(lo: number, hi: number, pageBytes: number, pred: (e: Entry) => boolean): boolean {
+    while (lo < hi) {
+      const ents = this.slice(lo, hi, pageBytes);
+      if (ents.length === 0) return false;
+      if (ents.some(pred)) return true;
+      lo = ents[ents.length - 1]!.index + 1;
+    }
+    return false;
+  }
+
   restore(snap: Snapshot): void {
     this.logger.info('log restored from snapshot', { index: snap.metadata.index, term: snap.metadata.term });
     this.committed = snap.metadata.index;

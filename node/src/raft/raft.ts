@@ -6,6 +6,8 @@ import { entrySize } from './memory-storage.js';
 import { isTransferContext, newMessage, TRANSFER_CONTEXT } from './messages.js';
 import type { Progress } from './progress.js';
 import { ReadOnly } from './read-only.js';
+import { handleAppend, handleHeartbeat, handleSnapshot } from './follower.js';
+import { handleReadAck, handleReadIndex } from './reads.js';
 import { ProgressTracker } from './tracker.js';
 import type {
   ConfChange, ConfState, Entry, HardState, Logger, Message, MessageType, NodeId, ReadState, Role, SoftState, Snapshot,
@@ -48,7 +50,7 @@ export class Raft {
    */
   private removingSelf = false;
   /** ReadIndex requests waiting until this leader has committed an entry of its term. */
-  private pendingReadIndexMessages: Message[] = [];
+  pendingReadIndexMessages: Message[] = [];
 
   electionElapsed = 0;
   private heartbeatElapsed = 0;
@@ -94,13 +96,13 @@ export class Raft {
 
   // ---------------------------------------------------------------- sending
 
-  private send(m: Message, afterPersist = false): void {
+  send(m: Message, afterPersist = false): void {
     m.from = this.id;
     if (afterPersist) this.msgsAfterPersist.push(m);
     else this.msgs.push(m);
   }
 
-  private sendAtTerm(type: MessageType, to: NodeId, fields: Partial<Message> = {}, afterPersist = false): void {
+  sendAtTerm(type: MessageType, to: NodeId, fields: Partial<Message> = {}, afterPersist = false): void {
     this.send(newMessage(type, to, { term: this.term, ...fields }), afterPersist);
   }
 
@@ -169,7 +171,7 @@ export class Raft {
     for (const id of this.trk.progress.keys()) if (id !== this.id) this.maybeSendAppend(id, true);
   }
 
-  private bcastHeartbeat(ctx?: Uint8Array): void {
+  bcastHeartbeat(ctx?: Uint8Array): void {
     const context = ctx ?? this.readOnly.lastPendingContext();
     for (const [id, pr] of this.trk.progress) {
       if (id === this.id) continue;
@@ -297,21 +299,12 @@ export class Raft {
   // ---------------------------------------------------------------- elections
 
   private hasUnappliedConfChanges(): boolean {
-    let lo = this.log.applied + 1;
-    const hi = this.log.committed + 1;
-    while (lo < hi) {
-      let ents: Entry[];
-      try {
-        ents = this.log.slice(lo, hi, this.cfg.maxSizePerMsg);
-      } catch (err) {
-        this.logger.error('cannot scan for unapplied conf changes', { err: String(err) });
-        return true;
-      }
-      if (ents.length === 0) break;
-      for (const e of ents) if (e.type === 'confChange') return true;
-      lo = ents[ents.length - 1]!.index + 1;
+    try {
+      return this.log.someEntry(this.log.applied + 1, this.log.committed + 1, this.cfg.maxSizePerMsg, (e) => e.type === 'confChange');
+    } catch (err) {
+      this.logger.error('cannot scan for unapplied conf changes', { err: String(err) });
+      return true;
     }
-    return false;
   }
 
   /** Starts an election (a pre-election first if PreVote is on, unless this is a transfer). */
@@ -492,7 +485,7 @@ export class Raft {
         // one more, which the follower either accepts or rejects (and then we probe).
         if (pr.state === 'replicate' && pr.inflights.full()) pr.inflights.freeFirstOne();
         if (pr.match < this.log.lastIndex()) this.maybeSendAppend(m.from, true);
-        if (m.context && m.context.length > 0) this.handleReadAck(m.from, m.context);
+        if (m.context && m.context.length > 0) handleReadAck(this, m.from, m.context);
         break;
       default:
         this.logger.debug('leader: ignoring message', { type: m.type, from: m.from });
@@ -583,7 +576,7 @@ export class Raft {
     }
   }
 
-  private committedEntryInCurrentTerm(): boolean {
+  committedEntryInCurrentTerm(): boolean {
     return this.log.term(this.log.committed) === this.term;
   }
 
@@ -594,15 +587,15 @@ export class Raft {
         return;
       case 'app':
         this.becomeFollower(m.term, m.from);
-        this.handleAppend(m);
+        handleAppend(this, m);
         return;
       case 'heartbeat':
         this.becomeFollower(m.term, m.from);
-        this.handleHeartbeat(m);
+        handleHeartbeat(this, m);
         return;
       case 'snap':
         this.becomeFollower(m.term, m.from);
-        this.handleSnapshot(m);
+        handleSnapshot(this, m);
         return;
       case 'preVoteResp':
       case 'voteResp':
@@ -625,17 +618,17 @@ export class Raft {
       case 'app':
         this.electionElapsed = 0;
         this.lead = m.from;
-        this.handleAppend(m);
+        handleAppend(this, m);
         return;
       case 'heartbeat':
         this.electionElapsed = 0;
         this.lead = m.from;
-        this.handleHeartbeat(m);
+        handleHeartbeat(this, m);
         return;
       case 'snap':
         this.electionElapsed = 0;
         this.lead = m.from;
-        this.handleSnapshot(m);
+        handleSnapshot(this, m);
         return;
       case 'transferLeader':
       case 'readIndex':
@@ -656,63 +649,6 @@ export class Raft {
       default:
         this.logger.debug('follower: ignoring message', { type: m.type, from: m.from });
     }
-  }
-
-  // ---------------------------------------------------------------- follower handlers
-
-  private handleAppend(m: Message): void {
-    if (m.index < this.log.committed) {
-      this.sendAtTerm('appResp', m.from, { index: this.log.committed, commit: this.log.committed }, true);
-      return;
-    }
-    const lastNew = this.log.maybeAppend(m.index, m.logTerm, m.commit, m.entries);
-    if (lastNew !== undefined) {
-      this.sendAtTerm('appResp', m.from, { index: lastNew, commit: this.log.committed }, true);
-      return;
-    }
-    const [hintIndex, hintTerm] = this.log.findConflictByTerm(Math.min(m.index, this.log.lastIndex()), m.logTerm);
-    this.logger.debug('rejecting append', { from: m.from, index: m.index, logTerm: m.logTerm, hintIndex, hintTerm });
-    this.sendAtTerm('appResp', m.from, { index: m.index, reject: true, rejectHint: hintIndex, logTermHint: hintTerm }, true);
-  }
-
-  private handleHeartbeat(m: Message): void {
-    this.log.commitTo(Math.min(m.commit, this.log.lastIndex()));
-    this.sendAtTerm('heartbeatResp', m.from, m.context ? { context: m.context } : {});
-  }
-
-  private handleSnapshot(m: Message): void {
-    const snap = m.snapshot!;
-    if (this.restore(snap)) {
-      this.sendAtTerm('appResp', m.from, { index: this.log.lastIndex(), commit: this.log.committed }, true);
-    } else {
-      this.sendAtTerm('appResp', m.from, { index: this.log.committed, commit: this.log.committed }, true);
-    }
-  }
-
-  /** Installs a snapshot ahead of our commit; returns false if it is stale or already covered. */
-  private restore(snap: Snapshot): boolean {
-    const { index, term } = snap.metadata;
-    const joining = this.trk.voters.size === 0 && this.trk.learners.size === 0 && this.log.lastIndex() === 0;
-    if (index === 0 && joining && snap.metadata.confState.voters.length > 0) {
-      // A brand-new member receiving the bootstrap configuration of the cluster.
-      this.logger.info('installing the bootstrap configuration', { voters: snap.metadata.confState.voters });
-      this.log.restore(snap);
-      this.trk.setConf(snap.metadata.confState, 1);
-      return true;
-    }
-    if (index <= this.log.committed) {
-      this.logger.info('ignoring a snapshot at or below our commit', { index, commit: this.log.committed });
-      return false;
-    }
-    if (this.log.matchTerm(index, term)) {
-      // We already have the snapshot's last entry: just move commit forward.
-      this.logger.info('fast-forwarding commit to the snapshot index', { index });
-      this.log.commitTo(index);
-      return false;
-    }
-    this.log.restore(snap);
-    this.trk.setConf(snap.metadata.confState, this.log.lastIndex() + 1);
-    return true;
   }
 
   // ---------------------------------------------------------------- proposals
@@ -773,28 +709,20 @@ export class Raft {
 
   /** Whether the uncommitted or unapplied tail of the log holds this node's own removal. */
   private tailRemovesSelf(): boolean {
-    let lo = this.log.applied + 1;
-    const hi = this.log.lastIndex() + 1;
-    while (lo < hi) {
-      let ents: Entry[];
+    const removesSelf = (e: Entry): boolean => {
+      if (e.type !== 'confChange') return false;
       try {
-        ents = this.log.slice(lo, hi, this.cfg.maxSizePerMsg);
+        const cc = decodeConfChange(e.data);
+        return cc.type === 'remove' && cc.nodeId === this.id;
       } catch {
-        return false;
+        return false; // never committed: the leader refuses undecodable conf changes
       }
-      if (ents.length === 0) break;
-      for (const e of ents) {
-        if (e.type !== 'confChange') continue;
-        try {
-          const cc = decodeConfChange(e.data);
-          if (cc.type === 'remove' && cc.nodeId === this.id) return true;
-        } catch {
-          // a garbage entry is applied as a no-op by everyone
-        }
-      }
-      lo = ents[ents.length - 1]!.index + 1;
+    };
+    try {
+      return this.log.someEntry(this.log.applied + 1, this.log.lastIndex() + 1, this.cfg.maxSizePerMsg, removesSelf);
+    } catch {
+      return false;
     }
-    return false;
   }
 
   private confChangeRefusal(data: Uint8Array, anotherInBatch: boolean): string | undefined {
@@ -844,47 +772,11 @@ export class Raft {
     return this.trk.confState();
   }
 
-  // ---------------------------------------------------------------- reads
+  // ---------------------------------------------------------------- reads (see reads.ts)
 
   /** Handles a ReadIndex request: local (from = '' or self) or forwarded by a follower. */
   readIndex(m: Message): void {
-    if (this.state !== 'leader') {
-      if (this.lead === NO_NODE || this.state !== 'follower') {
-        this.logger.info('dropping readIndex: no leader');
-        return;
-      }
-      this.send(newMessage('readIndex', this.lead, { entries: m.entries }));
-      return;
-    }
-    if (!this.committedEntryInCurrentTerm()) {
-      this.pendingReadIndexMessages.push(m);
-      return;
-    }
-    const ctx = m.entries[0]!.data;
-    if (this.trk.isSingleton(this.id)) {
-      this.respondToRead(m, this.log.committed);
-      return;
-    }
-    if (!this.readOnly.addRequest(this.log.committed, m, ctx)) {
-      this.logger.info('dropping a readIndex whose context is already pending');
-      return;
-    }
-    this.readOnly.recvAck(this.id, ctx);
-    this.bcastHeartbeat(ctx);
-  }
-
-  private handleReadAck(from: NodeId, ctx: Uint8Array): void {
-    const acks = this.readOnly.recvAck(from, ctx);
-    if (!acks || !this.trk.hasQuorum(acks)) return;
-    for (const st of this.readOnly.advance(ctx)) this.respondToRead(st.req, st.index);
-  }
-
-  private respondToRead(req: Message, index: number): void {
-    if (req.from === NO_NODE || req.from === this.id) {
-      this.readStates.push({ index, context: req.entries[0]!.data });
-    } else {
-      this.sendAtTerm('readIndexResp', req.from, { index, entries: req.entries });
-    }
+    handleReadIndex(this, m);
   }
 
   // ---------------------------------------------------------------- leadership transfer

@@ -44,10 +44,26 @@ async function forward(node: NodeApi, timeoutMs: number, request: FastifyRequest
     body = Buffer.from(JSON.stringify(request.body));
     headers['content-type'] = 'application/json';
   }
-  const res = await node.forwardToLeader({ method: request.method, path: request.url, headers, body }, timeoutMs);
+  const req = { method: request.method, path: request.url, headers, body };
+  let res = await node.forwardToLeader(req, timeoutMs);
+  // The leader may hand over leadership while serving (e.g. removing itself): follow it, a few times at most.
+  for (let attempt = 0; attempt < 3 && isNotLeader(res); attempt++) {
+    await new Promise((r) => setTimeout(r, 100 * (attempt + 1)));
+    if (node.isLeader()) return reply.code(503).header('retry-after', '1').send({ error: 'leadership moved to this node; retry', code: 'not_leader' });
+    res = await node.forwardToLeader(req, timeoutMs);
+  }
   reply.code(res.status);
   for (const [k, v] of Object.entries(res.headers)) if (!HOP_BY_HOP.has(k.toLowerCase())) reply.header(k, v);
   return reply.send(Buffer.from(res.body.buffer, res.body.byteOffset, res.body.byteLength));
+}
+
+function isNotLeader(res: ForwardedResponse): boolean {
+  if (res.status !== 503) return false;
+  try {
+    return (JSON.parse(Buffer.from(res.body).toString()) as { code?: string }).code === 'not_leader';
+  } catch {
+    return false;
+  }
 }
 
 /** Executes a request forwarded by another member against this node's own routes. */

@@ -19,7 +19,8 @@ type FillResult struct {
 	ErrorKinds    map[string]int `json:"errorKinds"`
 }
 
-const fillAttempts = 20
+// fillRetryFor bounds how long one key is retried: long enough to ride out a leader election.
+const fillRetryFor = 20 * time.Second
 
 func runFill(o options, p Protocol, prepared []Call) FillResult {
 	var next, failed, retries atomic.Int64
@@ -38,7 +39,8 @@ func runFill(o options, p Protocol, prepared []Call) FillResult {
 				if i >= len(prepared) {
 					return
 				}
-				for attempt := 1; ; attempt++ {
+				first := time.Now()
+				for {
 					status, body, err := send(client, base, prepared[i])
 					if err == nil {
 						err = p.Check("put", status, body)
@@ -49,12 +51,12 @@ func runFill(o options, p Protocol, prepared []Call) FillResult {
 					mu.Lock()
 					kinds[classify(err)]++
 					mu.Unlock()
-					if attempt == fillAttempts {
+					if time.Since(first) > fillRetryFor {
 						failed.Add(1)
 						break
 					}
 					retries.Add(1)
-					time.Sleep(50 * time.Millisecond)
+					time.Sleep(100 * time.Millisecond)
 				}
 			}
 		}(w)

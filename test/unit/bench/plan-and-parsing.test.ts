@@ -3,6 +3,7 @@ import { benchPlan } from '../../bench/bench-plan.js';
 import { areaOf, summarizeProfile, type CpuProfile } from '../../bench/cpu-profile-summary.js';
 import { loadgenFlags } from '../../bench/loadgen-runner.js';
 import { parseVmRssMiB } from '../../bench/proc-rss.js';
+import { promValue } from '../../bench/prom-text.js';
 
 describe('bench plan', () => {
   it('runs the issue-6 cells by default and a short version with BENCH_QUICK=1', () => {
@@ -54,5 +55,14 @@ describe('cpu profile summary', () => {
     expect(s.byArea.map((h) => [h.name, h.ms])).toEqual([['pkg fastify', 2], ['kuorum node/src/server/routes/kv', 1]]);
     expect(s.kuorumInclusive).toEqual([{ name: 'handlePut kuorum node/src/server/routes/kv:10', ms: 3, share: 1 }]);
     expect(areaOf('node:internal/streams/readable', 'read')).toBe('node:internal/streams');
+  });
+});
+
+describe('Prometheus text', () => {
+  it('finds an unlabelled sample by its exact name, 0 when absent', () => {
+    const text = '# HELP x\nkuorum_fsync_duration_seconds_bucket{le="0.001"} 3\nkuorum_fsync_duration_seconds_sum 1.5\nkuorum_fsync_duration_seconds_count 42\n';
+    expect(promValue(text, 'kuorum_fsync_duration_seconds_count')).toBe(42);
+    expect(promValue(text, 'kuorum_fsync_duration_seconds_sum')).toBe(1.5);
+    expect(promValue(text, 'kuorum_missing')).toBe(0);
   });
 });

@@ -216,6 +216,16 @@ describe('reconciler', () => {
     env.world.apply({ kind: 'setReplicas', replicas: 3 });
   });
 
+  it('never resets a StatefulSet that a lagging cache does not show yet', async () => {
+    const lagging = { ...env.caches(), statefulSets: { get: () => undefined, list: () => [] } };
+    const reconciler = new Reconciler(lagging, env, new NodeClient({ timeoutMs: 2000, port: env.port }), new OperatorMetrics(false), () => {});
+    const before = env.applied.length;
+    await reconciler.reconcile(`${NAMESPACE}/${CLUSTER}`);
+    expect(env.applied.length).toBe(before);
+    expect(env.world.s.sts?.replicas).toBe(3);
+    expect(env.violations).toEqual([]);
+  });
+
   it('reports an invalid spec as a Warning event without touching anything', async () => {
     const before = env.applied.length;
     env.cluster.spec.replicas = 0;

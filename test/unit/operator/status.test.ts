@@ -39,6 +39,7 @@ describe('status', () => {
     const input = w.observe();
     const s = computeStatus(cluster(), input, plan(input), NOW, 'sel', true);
     expect(s.faultTolerance).toBe(0);
+    expect(s.phase).toBe('Degraded');
     const degraded = s.conditions?.find((c) => c.type === 'Degraded');
     expect(degraded).toMatchObject({ status: 'True', reason: 'MembersUnhealthy' });
     expect(degraded?.message).toContain(follower);

@@ -1,0 +1,70 @@
+import type { RaftLog } from './log.js';
+import { newMessage } from './messages.js';
+import type { ReadOnly } from './read-only.js';
+import type { ProgressTracker } from './tracker.js';
+import type { Logger, Message, MessageType, NodeId, ReadState, Role } from './types.js';
+import { NO_NODE } from './types.js';
+
+/** What linearizable reads (ReadIndex) need from the Raft state machine. */
+export interface ReadHost {
+  readonly id: NodeId;
+  readonly state: Role;
+  readonly lead: NodeId;
+  readonly log: RaftLog;
+  readonly trk: ProgressTracker;
+  readonly readOnly: ReadOnly;
+  readonly logger: Logger;
+  readStates: ReadState[];
+  pendingReadIndexMessages: Message[];
+  send(m: Message): void;
+  sendAtTerm(type: MessageType, to: NodeId, fields?: Partial<Message>): void;
+  bcastHeartbeat(ctx?: Uint8Array): void;
+  committedEntryInCurrentTerm(): boolean;
+}
+
+/**
+ * A ReadIndex request, local (from = '' or self) or forwarded by a follower (context in
+ * entries[0].data). The leader records its commit index and answers once a quorum of voters has
+ * acknowledged a heartbeat carrying the context; followers forward to the leader.
+ */
+export function handleReadIndex(r: ReadHost, m: Message): void {
+  if (r.state !== 'leader') {
+    if (r.lead === NO_NODE || r.state !== 'follower') {
+      r.logger.info('dropping readIndex: no leader');
+      return;
+    }
+    r.send(newMessage('readIndex', r.lead, { entries: m.entries }));
+    return;
+  }
+  if (!r.committedEntryInCurrentTerm()) {
+    // Until then our commit index may be behind what earlier leaders committed.
+    r.pendingReadIndexMessages.push(m);
+    return;
+  }
+  const ctx = m.entries[0]!.data;
+  if (r.trk.isSingleton(r.id)) {
+    respondToRead(r, m, r.log.committed);
+    return;
+  }
+  if (!r.readOnly.addRequest(r.log.committed, m, ctx)) {
+    r.logger.info('dropping a readIndex whose context is already pending');
+    return;
+  }
+  r.readOnly.recvAck(r.id, ctx);
+  r.bcastHeartbeat(ctx);
+}
+
+/** A heartbeat response echoing a read context. */
+export function handleReadAck(r: ReadHost, from: NodeId, ctx: Uint8Array): void {
+  const acks = r.readOnly.recvAck(from, ctx);
+  if (!acks || !r.trk.hasQuorum(acks)) return;
+  for (const st of r.readOnly.advance(ctx)) respondToRead(r, st.req, st.index);
+}
+
+function respondToRead(r: ReadHost, req: Message, index: number): void {
+  if (req.from === NO_NODE || req.from === r.id) {
+    r.readStates.push({ index, context: req.entries[0]!.data });
+  } else {
+    r.sendAtTerm('readIndexResp', req.from, { index, entries: req.entries });
+  }
+}
