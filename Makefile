@@ -30,9 +30,15 @@ unit: install
 sim: install
 	KUORUM_SIM_SEEDS=$(SEEDS) $(VITEST) --project sim
 
-# Every tier. The default simulation size is the one CI runs.
+# Every tier, one after another (they share two cores): static checks, unit, the seeded
+# simulation (its default size), the Go checker's own tests, real processes on loopback and in
+# network namespaces, then the real Kubernetes control plane.
 test: lint typecheck build controlplane
-	$(VITEST) --project unit --project sim
+	$(VITEST) --project unit
+	$(VITEST) --project sim
+	cd test/linearizability && go test ./...
+	$(VITEST) --project cluster
+	$(VITEST) --project e2e
 
 # The node's container image (node/Dockerfile): docker when an engine answers, else buildah.
 # make image IMAGE=name:tag BASE_IMAGE=... BUILDER=docker|buildah

@@ -158,20 +158,31 @@ describe('simulator scenarios', () => {
     expect((caught as InvariantViolation).rule).toBe('Liveness');
   });
 
-  it('a node added as a learner and promoted catches up and votes', () => {
-    const sim = new Simulation(calm(3, 31));
-    const leader = electLeader(sim);
-    commitOne(sim, leader);
-    const id = sim.newNodeId();
-    const joiner = sim.addNode(id);
-    sim.proposeConfChange(leader.id, { type: 'addLearner', nodeId: id, context: new Uint8Array() });
-    expect(sim.runTicks(100, () => sim.learners.has(id))).toBe(true);
-    sim.proposeConfChange(sim.leader()!.id, { type: 'promote', nodeId: id, context: new Uint8Array() });
-    expect(sim.runTicks(100, () => sim.voters.has(id))).toBe(true);
-    expect(sim.runTicks(100, () => joiner.status()!.config.voters.length === 4)).toBe(true);
-    commitOne(sim, sim.leader()!);
-    expect(joiner.kv.applied).toBeGreaterThan(0);
-  });
+  // F1 / F1b in FINDINGS.md: a joiner must learn the bootstrap membership, whether the leader's
+  // snapshot is still the index-0 bootstrap one or a later one with the old entries kept.
+  for (const [label, snapshotEvery] of [
+    ['with the index-0 bootstrap snapshot', 1000],
+    ['after the leader snapshotted but kept its log', 3],
+  ] as const) {
+    it(`a node added as a learner and promoted knows every voter (${label})`, () => {
+      const params = calm(3, 31);
+      params.core.snapshotEvery = snapshotEvery;
+      params.core.keepEntries = 1000; // snapshot, but never compact: the log still starts at 1
+      const sim = new Simulation(params);
+      const leader = electLeader(sim);
+      for (let i = 0; i < 4; i++) commitOne(sim, leader);
+      const id = sim.newNodeId();
+      const joiner = sim.addNode(id);
+      sim.proposeConfChange(leader.id, { type: 'addLearner', nodeId: id, context: new Uint8Array() });
+      expect(sim.runTicks(100, () => sim.learners.has(id) && joiner.kv.applied >= sim.checker.committedIndex)).toBe(true);
+      expect(joiner.status()!.config.voters.sort()).toEqual(['n1', 'n2', 'n3']);
+      sim.proposeConfChange(sim.leader()!.id, { type: 'promote', nodeId: id, context: new Uint8Array() });
+      expect(sim.runTicks(100, () => sim.voters.has(id))).toBe(true);
+      expect(sim.runTicks(100, () => joiner.status()!.config.voters.length === 4)).toBe(true);
+      commitOne(sim, sim.leader()!);
+      expect(joiner.kv.applied).toBeGreaterThan(0);
+    });
+  }
 });
 
 describe('Raft paper, Figure 8', () => {
