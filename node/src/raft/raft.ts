@@ -156,14 +156,17 @@ export class Raft {
   }
 
   /**
-   * The index-0 snapshot holding the initial configuration of a bootstrapped cluster, if `to`
-   * joined later and so cannot know it (initial members were started with it).
+   * The snapshot `to` needs before it may take entries from index 1. A bootstrapped cluster's
+   * initial configuration lives only in a snapshot (the index-0 one, or folded into any later
+   * one), never in an entry, so a member that joined later cannot learn it from the log.
+   * Members that started with the index-0 configuration need nothing.
    */
   private bootstrapSnapshot(to: NodeId): Snapshot | undefined {
+    if (this.log.firstIndex() !== 1) return undefined; // compacted: the ordinary snapshot path applies
     const s = this.log.snapshot();
-    if (s.metadata.index !== 0 || this.log.firstIndex() !== 1) return undefined;
     const cs = s.metadata.confState;
-    if (cs.voters.length === 0 || cs.voters.includes(to) || cs.learners.includes(to)) return undefined;
+    if (cs.voters.length === 0) return undefined;
+    if (s.metadata.index === 0 && (cs.voters.includes(to) || cs.learners.includes(to))) return undefined;
     return s;
   }
 
