@@ -27,6 +27,7 @@ import {
   RawNode,
   decodeConfChange,
   type ConfChange,
+  type ConfState,
   type Message,
   type NodeId,
   type Ready,
@@ -136,6 +137,9 @@ export class KuorumNode implements NodeApi {
   private removedNotice = false;
   private everMember = false;
   private lastSnapshotIndex: number;
+  private lastSnapshotBytes = 0;
+  private appliedBytesSinceSnapshot = 0;
+  private snapshotting: Promise<void> | null = null;
   private bootstrapping = false;
   private forwardHandler: ((req: ForwardedRequest) => Promise<ForwardedResponse>) | null = null;
 
@@ -227,6 +231,7 @@ export class KuorumNode implements NodeApi {
     if (this.ticker) clearInterval(this.ticker);
     this.notify();
     await this.loopDone;
+    await this.snapshotting;
     const err = new UnavailableError('the node is shutting down', 'shutting_down');
     this.proposals.rejectAll(err);
     this.readIndexes.rejectAll(err);
@@ -307,7 +312,7 @@ export class KuorumNode implements NodeApi {
     await this.handleReady(raw, rd);
     raw.advance(rd);
     this.afterReady();
-    await this.maybeSnapshot();
+    this.maybeSnapshot();
   }
 
   private flushProposals(): void {
@@ -337,6 +342,8 @@ export class KuorumNode implements NodeApi {
     if (rd.snapshot && rd.snapshot.metadata.index > this.kv.appliedIndex()) {
       await this.kv.restore(rd.snapshot.data, rd.snapshot.metadata.index);
       this.lastSnapshotIndex = rd.snapshot.metadata.index;
+      this.lastSnapshotBytes = rd.snapshot.data.length;
+      this.appliedBytesSinceSnapshot = 0;
       this.updatePeers();
       this.log.info('installed a snapshot from the leader', { index: rd.snapshot.metadata.index });
     }
@@ -373,7 +380,10 @@ export class KuorumNode implements NodeApi {
           item = { entry: { ...entry, type: 'normal', data: new Uint8Array() } };
         }
       }
-      if (entry.index > kvApplied) items.push(item);
+      if (entry.index > kvApplied) {
+        items.push(item);
+        this.appliedBytesSinceSnapshot += entry.data.length;
+      }
     }
     if (items.length === 0) return;
     const results = await this.kv.apply(items);
@@ -442,16 +452,41 @@ export class KuorumNode implements NodeApi {
     }
   }
 
-  private async maybeSnapshot(): Promise<void> {
+  /**
+   * Starts a snapshot in the background when one is due; the loop goes on ticking, stepping
+   * messages and applying while the state is encoded and written (at most one at a time).
+   * Due: `snapshotThreshold` entries applied since the last one, and, so that a large state is
+   * not rewritten every few thousand small writes, at least half the last snapshot's size in
+   * applied entry bytes.
+   */
+  private maybeSnapshot(): void {
+    if (this.snapshotting) return;
     const applied = this.kv.appliedIndex();
     // The bootstrap configuration lives only in the index-0 snapshot: snapshot and compact right
     // away, so that every member that joins later starts from a snapshot holding it.
     const afterBootstrap = this.lastSnapshotIndex === 0 && applied > 0 && this.store.storage.firstIndex() === 1 && this.isMember();
-    if (!afterBootstrap && applied - this.lastSnapshotIndex < this.settings.snapshotThreshold) return;
+    if (!afterBootstrap) {
+      if (applied - this.lastSnapshotIndex < this.settings.snapshotThreshold) return;
+      if (this.appliedBytesSinceSnapshot < this.lastSnapshotBytes / 2) return;
+    }
     if (applied > this.store.storage.lastIndex()) return;
-    const data = await this.kv.snapshotData();
-    await this.store.createSnapshot(applied, this.raw.status().config, data);
+    // Called between Readys with nothing being applied: the state machine captures its state at
+    // `applied` (its capture is ordered before any later apply), and the config matches it.
+    const config = this.raw.status().config;
+    const data = this.kv.snapshotData();
+    this.snapshotting = this.recordSnapshot(applied, config, data, afterBootstrap)
+      .catch((err: unknown) => this.log.warn('taking a snapshot failed; will retry later', { index: applied, err: String(err) }))
+      .finally(() => {
+        this.snapshotting = null;
+      });
+  }
+
+  private async recordSnapshot(applied: number, config: ConfState, pending: Promise<Uint8Array>, afterBootstrap: boolean): Promise<void> {
+    const data = await pending;
+    await this.store.createSnapshot(applied, config, data);
     this.lastSnapshotIndex = applied;
+    this.lastSnapshotBytes = data.length;
+    this.appliedBytesSinceSnapshot = 0;
     const compactTo = afterBootstrap ? applied : applied - this.settings.snapshotCatchupEntries;
     if (compactTo >= this.store.storage.firstIndex()) await this.store.compact(compactTo);
     this.log.info('created a snapshot', { index: applied, bytes: data.length, compactedTo: Math.max(compactTo, 0) });
