@@ -50,6 +50,7 @@ import type {
   WriteCondition,
 } from './server/node-api.js';
 import { memberList, mostCaughtUpVoter, quorumContactReadiness } from './node-views.js';
+import { ReadBatcher } from './read-batcher.js';
 import { Waiters } from './waiters.js';
 
 export interface NodeSettings {
@@ -122,7 +123,7 @@ export class KuorumNode implements NodeApi {
   private proposalQueue: { requestId: string; data: Uint8Array }[] = [];
 
   private readonly proposals: Waiters<string, WriteOutcome>;
-  private readonly readIndexes = new Waiters<string, number>();
+  private readonly reads: ReadBatcher;
   private pendingReads: PendingRead[] = [];
   private confWaiter: ConfWaiter | null = null;
   private readonly requestPrefix = randomBytes(6).toString('hex');
@@ -156,6 +157,11 @@ export class KuorumNode implements NodeApi {
     this.clusterId = parts.clusterId ?? '';
     this.proposals = new Waiters<string, WriteOutcome>(() => this.metrics.proposalsFailed.inc({ reason: 'timeout' }));
     this.lastSnapshotIndex = this.store.storage.snapshot().metadata.index;
+    this.reads = new ReadBatcher({
+      ask: (ctx) => this.enqueue(() => this.raw.readIndex(ctx)),
+      retryMs: Math.max(50, Math.floor(settings.electionTimeoutMs / 3)),
+      timeoutMs: settings.proposalTimeoutMs,
+    });
     this.raw = this.newRawNode();
     this.lastStatus = this.raw.status();
     // After a restart: a member of a cluster before (it applied that cluster's state).
@@ -234,7 +240,7 @@ export class KuorumNode implements NodeApi {
     await this.snapshotting;
     const err = new UnavailableError('the node is shutting down', 'shutting_down');
     this.proposals.rejectAll(err);
-    this.readIndexes.rejectAll(err);
+    this.reads.rejectAll(err);
     if (this.confWaiter) {
       clearTimeout(this.confWaiter.timer);
       this.confWaiter.reject(err);
@@ -352,7 +358,7 @@ export class KuorumNode implements NodeApi {
     if (rd.committedEntries.length > 0) await this.applyEntries(raw, rd);
 
     for (const rs of rd.readStates) {
-      this.readIndexes.resolve(Buffer.from(rs.context).toString('hex'), rs.index);
+      this.reads.answer(rs.context, rs.index);
     }
   }
 
@@ -680,14 +686,7 @@ export class KuorumNode implements NodeApi {
   private async linearizableBarrier(): Promise<void> {
     this.requireMember();
     if (this.lastStatus.leader === NO_NODE) throw new NoLeaderError();
-    const ctx = randomBytes(8);
-    const key = ctx.toString('hex');
-    const wait = this.readIndexes.wait(key, this.settings.proposalTimeoutMs, 'the linearizable read (ReadIndex)');
-    // A ReadIndex request is dropped without a leader, and its messages may be lost: ask again until answered.
-    const ask = (): void => this.enqueue(() => this.raw.readIndex(ctx));
-    ask();
-    const retry = setInterval(ask, Math.max(50, Math.floor(this.settings.electionTimeoutMs / 3)));
-    const index = await wait.finally(() => clearInterval(retry));
+    const index = await this.reads.wait();
     if (this.kv.appliedIndex() >= index) return;
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => reject(new TimeoutError(`the read waited too long for index ${index} to be applied`)), this.settings.proposalTimeoutMs);
