@@ -20,14 +20,13 @@ import {
 } from './errors.js';
 import type { JsonLogger } from './logger.js';
 import type { NodeMetrics } from './metrics.js';
-import type { ApplyItem, MemberRecord, StateMachine, Transport, WriteOutcome } from './node-ports.js';
+import type { ApplyItem, CapturedState, MemberRecord, StateMachine, Transport, WriteOutcome } from './node-ports.js';
 import {
   NO_NODE,
   ProposalDroppedError,
   RawNode,
   decodeConfChange,
   type ConfChange,
-  type ConfState,
   type Message,
   type NodeId,
   type Ready,
@@ -100,6 +99,9 @@ export interface IntroduceBody {
   members: { id: string; peerAddress: string }[];
 }
 
+/** Readys whose entries may wait for the state machine before the loop waits for it. */
+const MAX_APPLY_BACKLOG = 4;
+
 export const INTRODUCE_PATH = '/v1/internal/introduce';
 export const REMOVED_PATH = '/v1/internal/removed';
 
@@ -141,6 +143,12 @@ export class KuorumNode implements NodeApi {
   private lastSnapshotBytes = 0;
   private appliedBytesSinceSnapshot = 0;
   private snapshotting: Promise<void> | null = null;
+  private applying: Promise<void> = Promise.resolve();
+  private applyFailure: Error | null = null;
+  private applyBacklog = 0;
+  /** The last entry handed to the state machine (it may not have applied it yet). */
+  private dispatchedIndex = 0;
+  private readonly pendingConfApplied: { index: number; cc: ConfChange }[] = [];
   private bootstrapping = false;
   private forwardHandler: ((req: ForwardedRequest) => Promise<ForwardedResponse>) | null = null;
 
@@ -237,6 +245,7 @@ export class KuorumNode implements NodeApi {
     if (this.ticker) clearInterval(this.ticker);
     this.notify();
     await this.loopDone;
+    await this.applying;
     await this.snapshotting;
     const err = new UnavailableError('the node is shutting down', 'shutting_down');
     this.proposals.rejectAll(err);
@@ -290,6 +299,7 @@ export class KuorumNode implements NodeApi {
         continue;
       }
       try {
+        if (this.applyFailure) throw this.applyFailure;
         await this.iteration();
       } catch (err) {
         this.log.fatal({ err }, 'the Ready loop failed; stopping');
@@ -313,7 +323,11 @@ export class KuorumNode implements NodeApi {
     for (const a of actions) a();
     this.flushProposals();
 
-    if (this.raw !== raw || !this.raw.hasReady()) return this.afterReady();
+    if (this.raw !== raw || !this.raw.hasReady()) {
+      this.afterReady();
+      this.maybeSnapshot(); // applies finish in the background: a snapshot may have become due since the last Ready
+      return;
+    }
     const rd = raw.ready();
     await this.handleReady(raw, rd);
     raw.advance(rd);
@@ -340,6 +354,8 @@ export class KuorumNode implements NodeApi {
     if (rd.softState) this.onSoftState(rd.softState.leader);
     if (rd.messages.length > 0) this.transport.send(rd.messages);
 
+    // A snapshot replaces the state: the applies handed out before it finish first.
+    if (rd.snapshot) await this.applyDone();
     if (rd.hardState || rd.entries.length > 0 || rd.snapshot) {
       const started = process.hrtime.bigint();
       await this.store.save({ hardState: rd.hardState, entries: rd.entries, snapshot: rd.snapshot }, { sync: rd.mustSync });
@@ -355,18 +371,44 @@ export class KuorumNode implements NodeApi {
     }
     if (rd.messagesAfterPersist.length > 0) this.transport.send(rd.messagesAfterPersist);
 
-    if (rd.committedEntries.length > 0) await this.applyEntries(raw, rd);
+    // Pipelined: the state machine applies these entries while the loop goes on (persisting the
+    // next Readys); the core needs them durable, not applied, to advance. Bounded backlog.
+    if (rd.committedEntries.length > 0) {
+      if (this.applyBacklog >= MAX_APPLY_BACKLOG) await this.applyDone();
+      const items = this.prepareApply(raw, rd);
+      if (items.length > 0) {
+        this.applyBacklog++;
+        this.applying = this.applying
+          .then(() => this.applyItems(items))
+          .then(
+            () => this.resolvePendingReads(),
+            (err: unknown) => {
+              this.applyFailure ??= err as Error;
+              this.notify();
+            },
+          )
+          .finally(() => this.applyBacklog--);
+      }
+    }
 
     for (const rs of rd.readStates) {
       this.reads.answer(rs.context, rs.index);
     }
   }
 
-  private async applyEntries(raw: RawNode, rd: Ready): Promise<void> {
-    const started = process.hrtime.bigint();
-    const kvApplied = this.kv.appliedIndex();
+  /** Waits for the applies in flight; one that failed stops the loop (the state is unknown). */
+  private async applyDone(): Promise<void> {
+    await this.applying;
+    if (this.applyFailure) throw this.applyFailure;
+  }
+
+  /**
+   * In the loop, before advance(): conf changes reach the core, and the entries not yet handed
+   * to the state machine are picked.
+   */
+  private prepareApply(raw: RawNode, rd: Ready): ApplyItem[] {
+    const handedOut = Math.max(this.kv.appliedIndex(), this.dispatchedIndex);
     const items: ApplyItem[] = [];
-    const confApplied: ConfChange[] = [];
     for (const entry of rd.committedEntries) {
       let item: ApplyItem = { entry };
       if (entry.type === 'confChange') {
@@ -375,7 +417,7 @@ export class KuorumNode implements NodeApi {
           const confState = raw.applyConfChange(cc);
           item = { entry, confChange: cc, confState };
           this.configIndex = Math.max(this.configIndex, entry.index);
-          if (entry.index > kvApplied) confApplied.push(cc);
+          if (entry.index > handedOut) this.pendingConfApplied.push({ index: entry.index, cc });
           if (cc.type === 'remove') {
             // Kept for tellRemoved(): the registry forgets the address when the removal applies.
             const address = this.kv.members().find((m) => m.id === cc.nodeId)?.peerAddress;
@@ -386,12 +428,18 @@ export class KuorumNode implements NodeApi {
           item = { entry: { ...entry, type: 'normal', data: new Uint8Array() } };
         }
       }
-      if (entry.index > kvApplied) {
+      if (entry.index > handedOut) {
         items.push(item);
         this.appliedBytesSinceSnapshot += entry.data.length;
       }
     }
-    if (items.length === 0) return;
+    if (items.length > 0) this.dispatchedIndex = items[items.length - 1]!.entry.index;
+    return items;
+  }
+
+  /** In the background, in order: the state machine applies, then the waiting requests are answered. */
+  private async applyItems(items: ApplyItem[]): Promise<void> {
+    const started = process.hrtime.bigint();
     const results = await this.kv.apply(items);
     this.metrics.applyDuration.observe(Number(process.hrtime.bigint() - started) / 1e9);
     for (const r of results) {
@@ -401,7 +449,8 @@ export class KuorumNode implements NodeApi {
         else this.metrics.proposalsFailed.inc({ reason: r.outcome.code });
       }
     }
-    for (const cc of confApplied) this.onConfChangeApplied(cc);
+    const last = items[items.length - 1]!.entry.index;
+    while (this.pendingConfApplied.length > 0 && this.pendingConfApplied[0]!.index <= last) this.onConfChangeApplied(this.pendingConfApplied.shift()!.cc);
   }
 
   private onConfChangeApplied(cc: ConfChange): void {
@@ -427,14 +476,7 @@ export class KuorumNode implements NodeApi {
     this.lastStatus = st;
     if (this.isMember()) this.everMember = true;
     const applied = this.kv.appliedIndex();
-    if (this.pendingReads.length > 0) {
-      const still: PendingRead[] = [];
-      for (const r of this.pendingReads) {
-        if (r.index <= applied) r.resolve();
-        else still.push(r);
-      }
-      this.pendingReads = still;
-    }
+    this.resolvePendingReads();
     const m = this.metrics;
     m.term.set(st.term);
     m.isLeader.set(st.role === 'leader' ? 1 : 0);
@@ -447,6 +489,17 @@ export class KuorumNode implements NodeApi {
       for (const [id, pr] of st.progress) if (id !== this.id) m.peerLag.set({ peer: id }, Math.max(0, st.lastIndex - pr.match));
       this.introduceNewMembers(st);
     }
+  }
+
+  private resolvePendingReads(): void {
+    if (this.pendingReads.length === 0) return;
+    const applied = this.kv.appliedIndex();
+    const still: PendingRead[] = [];
+    for (const r of this.pendingReads) {
+      if (r.index <= applied) r.resolve();
+      else still.push(r);
+    }
+    this.pendingReads = still;
   }
 
   private onSoftState(leader: NodeId): void {
@@ -476,20 +529,17 @@ export class KuorumNode implements NodeApi {
       if (this.appliedBytesSinceSnapshot < this.lastSnapshotBytes / 2) return;
     }
     if (applied > this.store.storage.lastIndex()) return;
-    // Called between Readys with nothing being applied: the state machine captures its state at
-    // `applied` (its capture is ordered before any later apply), and the config matches it.
-    const config = this.raw.status().config;
-    const data = this.kv.snapshotData();
-    this.snapshotting = this.recordSnapshot(applied, config, data, afterBootstrap)
+    // Applies may be in flight: the state machine says which index (and config) it captured.
+    this.snapshotting = this.recordSnapshot(this.kv.captureSnapshot(), afterBootstrap)
       .catch((err: unknown) => this.log.warn('taking a snapshot failed; will retry later', { index: applied, err: String(err) }))
       .finally(() => {
         this.snapshotting = null;
       });
   }
 
-  private async recordSnapshot(applied: number, config: ConfState, pending: Promise<Uint8Array>, afterBootstrap: boolean): Promise<void> {
-    const data = await pending;
-    await this.store.createSnapshot(applied, config, data);
+  private async recordSnapshot(pending: Promise<CapturedState>, afterBootstrap: boolean): Promise<void> {
+    const { index: applied, confState, data } = await pending;
+    await this.store.createSnapshot(applied, confState, data);
     this.lastSnapshotIndex = applied;
     this.lastSnapshotBytes = data.length;
     this.appliedBytesSinceSnapshot = 0;

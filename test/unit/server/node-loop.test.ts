@@ -1,8 +1,8 @@
 /**
- * A snapshot must not stop the Ready loop: a REAL single-member node (RawNode, LevelDB, gRPC
- * transport) whose state machine holds its snapshot capture open until the test releases it.
- * While it is held, the node must keep ticking, committing and applying writes and serving
- * linearizable reads.
+ * A slow state machine must not stop the Ready loop: a REAL single-member node (RawNode,
+ * LevelDB, gRPC transport) whose state machine holds a snapshot capture, or an apply, open until
+ * the test releases it. While a snapshot is held the node keeps committing, applying and serving
+ * linearizable reads; while an apply is held it keeps persisting and committing new entries.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
@@ -28,18 +28,36 @@ async function until<T>(fn: () => T | undefined | false, what: string, timeoutMs
   }
 }
 
-/** The real state machine, except that snapshotData() waits for `release()` before it starts. */
-function holdSnapshots(kv: StateMachine): { kv: StateMachine; calls: () => number; release: () => void } {
+interface Held {
+  kv: StateMachine;
+  calls: () => number;
+  /** From now on, applies of entries carrying data wait for release(). */
+  holdApplies(): void;
+  heldApplies: () => number;
+  release: () => void;
+}
+
+/** The real state machine, except that a snapshot capture (and, once asked, an apply) waits for `release()`. */
+function holdSnapshots(kv: StateMachine): Held {
   let calls = 0;
+  let heldApplies = 0;
+  let holding = false;
   let release!: () => void;
   const gate = new Promise<void>((r) => (release = r));
   const held: StateMachine = Object.create(kv) as StateMachine;
-  held.snapshotData = async () => {
+  held.captureSnapshot = async () => {
     calls++;
     await gate;
-    return kv.snapshotData();
+    return kv.captureSnapshot();
   };
-  return { kv: held, calls: () => calls, release };
+  held.apply = async (items) => {
+    if (holding && items.some((i) => i.entry.data.length > 0)) {
+      heldApplies++;
+      await gate;
+    }
+    return kv.apply(items);
+  };
+  return { kv: held, calls: () => calls, holdApplies: () => (holding = true), heldApplies: () => heldApplies, release };
 }
 
 const cleanup: (() => Promise<void>)[] = [];
@@ -47,7 +65,7 @@ afterEach(async () => {
   for (const c of cleanup.splice(0).reverse()) await c();
 });
 
-async function startHeldNode(): Promise<{ node: KuorumNode; held: ReturnType<typeof holdSnapshots> }> {
+async function startHeldNode(): Promise<{ node: KuorumNode; held: Held }> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'kuorum-nodesnap-'));
   cleanup.push(() => rm(dir, { recursive: true, force: true }));
   const { identity } = await openIdentity(dir, { name: 'n1' });
@@ -101,5 +119,28 @@ describe('the Ready loop while a snapshot is being taken', () => {
     const after = await until(() => (node.status().snapshotIndex > 0 ? node.status() : undefined), 'the snapshot to be recorded');
     expect(after.snapshotIndex).toBeLessThanOrEqual(during.applied);
     expect(after.role).toBe('leader');
+  });
+});
+
+describe('the Ready loop while the state machine applies slowly', () => {
+  it('persists and commits new entries while an earlier apply is still running', async () => {
+    const { node, held } = await startHeldNode();
+    await until(() => node.isLeader(), 'leadership');
+    held.holdApplies();
+    const first = node.put('a', new TextEncoder().encode('1'), {});
+    await until(() => held.heldApplies() === 1, 'the first apply to be held');
+    const heldAt = node.status();
+    const second = node.put('b', new TextEncoder().encode('2'), {});
+    // The second write's entry is appended, persisted and committed although the first write's
+    // apply has not finished (the core needs entries durable, not applied, to go on).
+    const moved = await until(() => {
+      const st = node.status();
+      return st.lastIndex > heldAt.lastIndex && st.commit >= st.lastIndex ? st : undefined;
+    }, 'the second entry to commit');
+    expect(moved.applied).toBeLessThan(moved.commit);
+    held.release();
+    expect((await first).revision).toBeLessThan((await second).revision);
+    const b = await node.get('b', 'linearizable');
+    expect(new TextDecoder().decode(b?.value)).toBe('2');
   });
 });
