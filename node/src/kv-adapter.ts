@@ -2,7 +2,7 @@
 import { GoneError } from './errors.js';
 import { CompactedRevisionError, KvStore, encodeCommand, type ApplyResult } from './kv/index.js';
 import { SnapshotEncoder } from './kv/snapshot-codec.js';
-import type { AppliedResult, ApplyItem, MemberRecord, StateMachine, WriteOutcome } from './node-ports.js';
+import type { AppliedResult, ApplyItem, CapturedState, MemberRecord, StateMachine, WriteOutcome } from './node-ports.js';
 import type { KvList, KvRecord, WatchEvent, WatchHandle, WriteCondition } from './server/node-api.js';
 
 export async function openStateMachine(dataDir: string, historyWindow: number): Promise<StateMachine> {
@@ -62,6 +62,10 @@ export class KvStoreAdapter implements StateMachine {
 
   snapshotData(): Promise<Uint8Array> {
     return this.store.snapshotData();
+  }
+
+  captureSnapshot(): Promise<CapturedState> {
+    return this.store.captureSnapshot();
   }
 
   restore(data: Uint8Array, index: number): Promise<void> {

@@ -33,6 +33,12 @@ export interface AppliedResult {
   outcome?: WriteOutcome;
 }
 
+export interface CapturedState {
+  index: number;
+  confState: ConfState;
+  data: Uint8Array;
+}
+
 export interface StateMachine {
   appliedIndex(): number;
   revision(): number;
@@ -46,6 +52,11 @@ export interface StateMachine {
   /** Throws GoneError (410) for a compacted fromRevision; onEnd reports a watch ended by the store (e.g. a snapshot restore). */
   watch(prefix: string, fromRevision: number, onEvent: (e: WatchEvent) => void, onEnd?: (err: Error) => void): WatchHandle;
   snapshotData(): Promise<Uint8Array>;
+  /**
+   * The state for a Raft snapshot with the index and ConfState it was taken at (applies already
+   * handed to apply() are included; later ones are not).
+   */
+  captureSnapshot(): Promise<CapturedState>;
   restore(data: Uint8Array, index: number): Promise<void>;
   /** Snapshot data of an empty store whose only member is `self` (for bootstrap). */
   bootstrapData(self: MemberRecord): Promise<Uint8Array>;

@@ -20,7 +20,7 @@ import {
 } from './errors.js';
 import type { JsonLogger } from './logger.js';
 import type { NodeMetrics } from './metrics.js';
-import type { ApplyItem, MemberRecord, StateMachine, Transport, WriteOutcome } from './node-ports.js';
+import type { ApplyItem, CapturedState, MemberRecord, StateMachine, Transport, WriteOutcome } from './node-ports.js';
 import {
   NO_NODE,
   ProposalDroppedError,
@@ -49,6 +49,7 @@ import type {
   WriteCondition,
 } from './server/node-api.js';
 import { memberList, mostCaughtUpVoter, quorumContactReadiness } from './node-views.js';
+import { ReadBatcher } from './read-batcher.js';
 import { Waiters } from './waiters.js';
 
 export interface NodeSettings {
@@ -98,6 +99,9 @@ export interface IntroduceBody {
   members: { id: string; peerAddress: string }[];
 }
 
+/** Readys whose entries may wait for the state machine before the loop waits for it. */
+const MAX_APPLY_BACKLOG = 4;
+
 export const INTRODUCE_PATH = '/v1/internal/introduce';
 export const REMOVED_PATH = '/v1/internal/removed';
 
@@ -121,7 +125,7 @@ export class KuorumNode implements NodeApi {
   private proposalQueue: { requestId: string; data: Uint8Array }[] = [];
 
   private readonly proposals: Waiters<string, WriteOutcome>;
-  private readonly readIndexes = new Waiters<string, number>();
+  private readonly reads: ReadBatcher;
   private pendingReads: PendingRead[] = [];
   private confWaiter: ConfWaiter | null = null;
   private readonly requestPrefix = randomBytes(6).toString('hex');
@@ -136,6 +140,15 @@ export class KuorumNode implements NodeApi {
   private removedNotice = false;
   private everMember = false;
   private lastSnapshotIndex: number;
+  private lastSnapshotBytes = 0;
+  private appliedBytesSinceSnapshot = 0;
+  private snapshotting: Promise<void> | null = null;
+  private applying: Promise<void> = Promise.resolve();
+  private applyFailure: Error | null = null;
+  private applyBacklog = 0;
+  /** The last entry handed to the state machine (it may not have applied it yet). */
+  private dispatchedIndex = 0;
+  private readonly pendingConfApplied: { index: number; cc: ConfChange }[] = [];
   private bootstrapping = false;
   private forwardHandler: ((req: ForwardedRequest) => Promise<ForwardedResponse>) | null = null;
 
@@ -152,6 +165,11 @@ export class KuorumNode implements NodeApi {
     this.clusterId = parts.clusterId ?? '';
     this.proposals = new Waiters<string, WriteOutcome>(() => this.metrics.proposalsFailed.inc({ reason: 'timeout' }));
     this.lastSnapshotIndex = this.store.storage.snapshot().metadata.index;
+    this.reads = new ReadBatcher({
+      ask: (ctx) => this.enqueue(() => this.raw.readIndex(ctx)),
+      retryMs: Math.max(50, Math.floor(settings.electionTimeoutMs / 3)),
+      timeoutMs: settings.proposalTimeoutMs,
+    });
     this.raw = this.newRawNode();
     this.lastStatus = this.raw.status();
     // After a restart: a member of a cluster before (it applied that cluster's state).
@@ -227,9 +245,11 @@ export class KuorumNode implements NodeApi {
     if (this.ticker) clearInterval(this.ticker);
     this.notify();
     await this.loopDone;
+    await this.applying;
+    await this.snapshotting;
     const err = new UnavailableError('the node is shutting down', 'shutting_down');
     this.proposals.rejectAll(err);
-    this.readIndexes.rejectAll(err);
+    this.reads.rejectAll(err);
     if (this.confWaiter) {
       clearTimeout(this.confWaiter.timer);
       this.confWaiter.reject(err);
@@ -279,6 +299,7 @@ export class KuorumNode implements NodeApi {
         continue;
       }
       try {
+        if (this.applyFailure) throw this.applyFailure;
         await this.iteration();
       } catch (err) {
         this.log.fatal({ err }, 'the Ready loop failed; stopping');
@@ -302,12 +323,16 @@ export class KuorumNode implements NodeApi {
     for (const a of actions) a();
     this.flushProposals();
 
-    if (this.raw !== raw || !this.raw.hasReady()) return this.afterReady();
+    if (this.raw !== raw || !this.raw.hasReady()) {
+      this.afterReady();
+      this.maybeSnapshot(); // applies finish in the background: a snapshot may have become due since the last Ready
+      return;
+    }
     const rd = raw.ready();
     await this.handleReady(raw, rd);
     raw.advance(rd);
     this.afterReady();
-    await this.maybeSnapshot();
+    this.maybeSnapshot();
   }
 
   private flushProposals(): void {
@@ -329,6 +354,8 @@ export class KuorumNode implements NodeApi {
     if (rd.softState) this.onSoftState(rd.softState.leader);
     if (rd.messages.length > 0) this.transport.send(rd.messages);
 
+    // A snapshot replaces the state: the applies handed out before it finish first.
+    if (rd.snapshot) await this.applyDone();
     if (rd.hardState || rd.entries.length > 0 || rd.snapshot) {
       const started = process.hrtime.bigint();
       await this.store.save({ hardState: rd.hardState, entries: rd.entries, snapshot: rd.snapshot }, { sync: rd.mustSync });
@@ -337,23 +364,51 @@ export class KuorumNode implements NodeApi {
     if (rd.snapshot && rd.snapshot.metadata.index > this.kv.appliedIndex()) {
       await this.kv.restore(rd.snapshot.data, rd.snapshot.metadata.index);
       this.lastSnapshotIndex = rd.snapshot.metadata.index;
+      this.lastSnapshotBytes = rd.snapshot.data.length;
+      this.appliedBytesSinceSnapshot = 0;
       this.updatePeers();
       this.log.info('installed a snapshot from the leader', { index: rd.snapshot.metadata.index });
     }
     if (rd.messagesAfterPersist.length > 0) this.transport.send(rd.messagesAfterPersist);
 
-    if (rd.committedEntries.length > 0) await this.applyEntries(raw, rd);
+    // Pipelined: the state machine applies these entries while the loop goes on (persisting the
+    // next Readys); the core needs them durable, not applied, to advance. Bounded backlog.
+    if (rd.committedEntries.length > 0) {
+      if (this.applyBacklog >= MAX_APPLY_BACKLOG) await this.applyDone();
+      const items = this.prepareApply(raw, rd);
+      if (items.length > 0) {
+        this.applyBacklog++;
+        this.applying = this.applying
+          .then(() => this.applyItems(items))
+          .then(
+            () => this.resolvePendingReads(),
+            (err: unknown) => {
+              this.applyFailure ??= err as Error;
+              this.notify();
+            },
+          )
+          .finally(() => this.applyBacklog--);
+      }
+    }
 
     for (const rs of rd.readStates) {
-      this.readIndexes.resolve(Buffer.from(rs.context).toString('hex'), rs.index);
+      this.reads.answer(rs.context, rs.index);
     }
   }
 
-  private async applyEntries(raw: RawNode, rd: Ready): Promise<void> {
-    const started = process.hrtime.bigint();
-    const kvApplied = this.kv.appliedIndex();
+  /** Waits for the applies in flight; one that failed stops the loop (the state is unknown). */
+  private async applyDone(): Promise<void> {
+    await this.applying;
+    if (this.applyFailure) throw this.applyFailure;
+  }
+
+  /**
+   * In the loop, before advance(): conf changes reach the core, and the entries not yet handed
+   * to the state machine are picked.
+   */
+  private prepareApply(raw: RawNode, rd: Ready): ApplyItem[] {
+    const handedOut = Math.max(this.kv.appliedIndex(), this.dispatchedIndex);
     const items: ApplyItem[] = [];
-    const confApplied: ConfChange[] = [];
     for (const entry of rd.committedEntries) {
       let item: ApplyItem = { entry };
       if (entry.type === 'confChange') {
@@ -362,7 +417,7 @@ export class KuorumNode implements NodeApi {
           const confState = raw.applyConfChange(cc);
           item = { entry, confChange: cc, confState };
           this.configIndex = Math.max(this.configIndex, entry.index);
-          if (entry.index > kvApplied) confApplied.push(cc);
+          if (entry.index > handedOut) this.pendingConfApplied.push({ index: entry.index, cc });
           if (cc.type === 'remove') {
             // Kept for tellRemoved(): the registry forgets the address when the removal applies.
             const address = this.kv.members().find((m) => m.id === cc.nodeId)?.peerAddress;
@@ -373,9 +428,18 @@ export class KuorumNode implements NodeApi {
           item = { entry: { ...entry, type: 'normal', data: new Uint8Array() } };
         }
       }
-      if (entry.index > kvApplied) items.push(item);
+      if (entry.index > handedOut) {
+        items.push(item);
+        this.appliedBytesSinceSnapshot += entry.data.length;
+      }
     }
-    if (items.length === 0) return;
+    if (items.length > 0) this.dispatchedIndex = items[items.length - 1]!.entry.index;
+    return items;
+  }
+
+  /** In the background, in order: the state machine applies, then the waiting requests are answered. */
+  private async applyItems(items: ApplyItem[]): Promise<void> {
+    const started = process.hrtime.bigint();
     const results = await this.kv.apply(items);
     this.metrics.applyDuration.observe(Number(process.hrtime.bigint() - started) / 1e9);
     for (const r of results) {
@@ -385,7 +449,8 @@ export class KuorumNode implements NodeApi {
         else this.metrics.proposalsFailed.inc({ reason: r.outcome.code });
       }
     }
-    for (const cc of confApplied) this.onConfChangeApplied(cc);
+    const last = items[items.length - 1]!.entry.index;
+    while (this.pendingConfApplied.length > 0 && this.pendingConfApplied[0]!.index <= last) this.onConfChangeApplied(this.pendingConfApplied.shift()!.cc);
   }
 
   private onConfChangeApplied(cc: ConfChange): void {
@@ -411,14 +476,7 @@ export class KuorumNode implements NodeApi {
     this.lastStatus = st;
     if (this.isMember()) this.everMember = true;
     const applied = this.kv.appliedIndex();
-    if (this.pendingReads.length > 0) {
-      const still: PendingRead[] = [];
-      for (const r of this.pendingReads) {
-        if (r.index <= applied) r.resolve();
-        else still.push(r);
-      }
-      this.pendingReads = still;
-    }
+    this.resolvePendingReads();
     const m = this.metrics;
     m.term.set(st.term);
     m.isLeader.set(st.role === 'leader' ? 1 : 0);
@@ -433,6 +491,17 @@ export class KuorumNode implements NodeApi {
     }
   }
 
+  private resolvePendingReads(): void {
+    if (this.pendingReads.length === 0) return;
+    const applied = this.kv.appliedIndex();
+    const still: PendingRead[] = [];
+    for (const r of this.pendingReads) {
+      if (r.index <= applied) r.resolve();
+      else still.push(r);
+    }
+    this.pendingReads = still;
+  }
+
   private onSoftState(leader: NodeId): void {
     if (leader !== this.softLeader) {
       this.metrics.leaderChanges.inc();
@@ -442,16 +511,38 @@ export class KuorumNode implements NodeApi {
     }
   }
 
-  private async maybeSnapshot(): Promise<void> {
+  /**
+   * Starts a snapshot in the background when one is due; the loop goes on ticking, stepping
+   * messages and applying while the state is encoded and written (at most one at a time).
+   * Due: `snapshotThreshold` entries applied since the last one, and, so that a large state is
+   * not rewritten every few thousand small writes, at least half the last snapshot's size in
+   * applied entry bytes.
+   */
+  private maybeSnapshot(): void {
+    if (this.snapshotting) return;
     const applied = this.kv.appliedIndex();
     // The bootstrap configuration lives only in the index-0 snapshot: snapshot and compact right
     // away, so that every member that joins later starts from a snapshot holding it.
     const afterBootstrap = this.lastSnapshotIndex === 0 && applied > 0 && this.store.storage.firstIndex() === 1 && this.isMember();
-    if (!afterBootstrap && applied - this.lastSnapshotIndex < this.settings.snapshotThreshold) return;
+    if (!afterBootstrap) {
+      if (applied - this.lastSnapshotIndex < this.settings.snapshotThreshold) return;
+      if (this.appliedBytesSinceSnapshot < this.lastSnapshotBytes / 2) return;
+    }
     if (applied > this.store.storage.lastIndex()) return;
-    const data = await this.kv.snapshotData();
-    await this.store.createSnapshot(applied, this.raw.status().config, data);
+    // Applies may be in flight: the state machine says which index (and config) it captured.
+    this.snapshotting = this.recordSnapshot(this.kv.captureSnapshot(), afterBootstrap)
+      .catch((err: unknown) => this.log.warn('taking a snapshot failed; will retry later', { index: applied, err: String(err) }))
+      .finally(() => {
+        this.snapshotting = null;
+      });
+  }
+
+  private async recordSnapshot(pending: Promise<CapturedState>, afterBootstrap: boolean): Promise<void> {
+    const { index: applied, confState, data } = await pending;
+    await this.store.createSnapshot(applied, confState, data);
     this.lastSnapshotIndex = applied;
+    this.lastSnapshotBytes = data.length;
+    this.appliedBytesSinceSnapshot = 0;
     const compactTo = afterBootstrap ? applied : applied - this.settings.snapshotCatchupEntries;
     if (compactTo >= this.store.storage.firstIndex()) await this.store.compact(compactTo);
     this.log.info('created a snapshot', { index: applied, bytes: data.length, compactedTo: Math.max(compactTo, 0) });
@@ -645,14 +736,7 @@ export class KuorumNode implements NodeApi {
   private async linearizableBarrier(): Promise<void> {
     this.requireMember();
     if (this.lastStatus.leader === NO_NODE) throw new NoLeaderError();
-    const ctx = randomBytes(8);
-    const key = ctx.toString('hex');
-    const wait = this.readIndexes.wait(key, this.settings.proposalTimeoutMs, 'the linearizable read (ReadIndex)');
-    // A ReadIndex request is dropped without a leader, and its messages may be lost: ask again until answered.
-    const ask = (): void => this.enqueue(() => this.raw.readIndex(ctx));
-    ask();
-    const retry = setInterval(ask, Math.max(50, Math.floor(this.settings.electionTimeoutMs / 3)));
-    const index = await wait.finally(() => clearInterval(retry));
+    const index = await this.reads.wait();
     if (this.kv.appliedIndex() >= index) return;
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => reject(new TimeoutError(`the read waited too long for index ${index} to be applied`)), this.settings.proposalTimeoutMs);

@@ -57,7 +57,7 @@ export interface ListResult {
  * LevelDB batch, so a restart neither loses nor re-applies an entry. Not fsynced: the Raft log
  * is, and the node replays it from appliedIndex + 1.
  *
- * apply(), restore() and snapshotData() run one at a time in call order; reads do not wait.
+ * apply(), restore() and the capture of a snapshot run one at a time in call order; reads do not wait.
  */
 export class KvStore {
   readonly path: string;
@@ -170,21 +170,26 @@ export class KvStore {
     return this.serialize(() => this.doApply(entries));
   }
 
-  /** Serializes the whole state at the applied index (for a Raft snapshot). */
-  snapshotData(): Promise<Uint8Array> {
-    return this.serialize(() => this.doSnapshot());
+  /**
+   * Serializes the whole state at the applied index (for a Raft snapshot). Only the capture (a
+   * LevelDB snapshot and the progress fields) runs in call order with apply(); the keys are read
+   * from that LevelDB snapshot afterwards, so applies keep going while a large state is encoded.
+   */
+  async snapshotData(): Promise<Uint8Array> {
+    return (await this.captureSnapshot()).data;
   }
 
   /**
    * The state's snapshot together with the index and ConfState it was taken at, read at the
    * same point (later applies cannot slip in between): what RaftLogStore.createSnapshot needs.
    */
-  captureSnapshot(): Promise<{ index: number; confState: ConfState; data: Uint8Array }> {
-    return this.serialize(async () => {
-      const index = this.progress.applied;
-      const confState = this.confState;
-      return { index, confState, data: await this.doSnapshot() };
-    });
+  async captureSnapshot(): Promise<{ index: number; confState: ConfState; data: Uint8Array }> {
+    const view = await this.serialize(() => Promise.resolve(this.takeView()));
+    try {
+      return { index: view.header.applied, confState: view.header.confState, data: await encodeView(this.db, view) };
+    } finally {
+      await view.dbSnapshot.close();
+    }
   }
 
   /**
@@ -226,10 +231,10 @@ export class KvStore {
     return plan.results;
   }
 
-  private async doSnapshot(): Promise<Uint8Array> {
-    const enc = new SnapshotEncoder({ applied: this.progress.applied, revision: this.progress.revision, confState: this.confStateNow, members: this.members() });
-    for await (const [k, v] of this.db.iterator(KEY_RANGE)) enc.key(k.subarray(1), decodeKeyRecord(v));
-    return enc.finish();
+  /** The state as of now: the header fields and a LevelDB snapshot holding the keys at the same point. */
+  private takeView(): StateView {
+    const header = { applied: this.progress.applied, revision: this.progress.revision, confState: this.confState, members: this.members() };
+    return { header, dbSnapshot: this.db.snapshot() };
   }
 
   private async doRestore(data: Uint8Array, index: number): Promise<void> {
@@ -258,4 +263,15 @@ export class KvStore {
       for await (const [k, v] of it) yield decodeHistoryRecord(revisionOfHistoryKey(k), v);
     })();
   }
+}
+
+interface StateView {
+  header: { applied: number; revision: number; confState: ConfState; members: Member[] };
+  dbSnapshot: ReturnType<Db['snapshot']>;
+}
+
+async function encodeView(db: Db, view: StateView): Promise<Uint8Array> {
+  const enc = new SnapshotEncoder(view.header);
+  for await (const [k, v] of db.iterator({ ...KEY_RANGE, snapshot: view.dbSnapshot })) enc.key(k.subarray(1), decodeKeyRecord(v));
+  return enc.finish();
 }

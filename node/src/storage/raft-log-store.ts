@@ -1,4 +1,4 @@
-import { mkdir } from 'node:fs/promises';
+import { access, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 // Only the log's own modules: the storage needs no part of the consensus engine.
 import { SnapshotOutOfDateError, UnavailableError } from '../raft/errors.js';
@@ -104,9 +104,16 @@ export class RaftLogStore {
   /**
    * Records a snapshot of the applied state at `index` (the data goes to a checksummed file,
    * the metadata to LevelDB, fsynced). Does not drop entries: call compact() for that.
+   * The file is written before the call joins the write queue, so saves are not held up while a
+   * large snapshot goes to disk; only recording it runs in order with them.
    */
-  createSnapshot(index: number, confState: ConfState, data: Uint8Array): Promise<Snapshot> {
-    return this.serialize(() => this.doCreateSnapshot(index, confState, data));
+  async createSnapshot(index: number, confState: ConfState, data: Uint8Array): Promise<Snapshot> {
+    this.checkSnapshotIndex(index);
+    const term = this.storage.term(index); // throws CompactedError below the log
+    // A failure here leaves at most an unreferenced file (pruned later); the log is untouched.
+    const ref = await writeSnapshotFile(this.snapDir, index, term, data);
+    const record: SnapshotRecord = { ...ref, confState: { voters: [...confState.voters], learners: [...confState.learners] } };
+    return this.serialize(() => this.doCreateSnapshot(record, data));
   }
 
   /** Drops log entries up to and including `upTo`, which must be covered by the snapshot. Already compacted: no-op. */
@@ -195,15 +202,22 @@ export class RaftLogStore {
     if (newSnap) await pruneSnapshotFiles(this.snapDir, newSnap.file);
   }
 
-  private async doCreateSnapshot(index: number, confState: ConfState, data: Uint8Array): Promise<Snapshot> {
+  private checkSnapshotIndex(index: number): void {
     const mirror = this.storage;
     const current = mirror.snapshot().metadata.index;
     if (index <= current) throw new SnapshotOutOfDateError(index, current);
     if (index > mirror.lastIndex()) throw new UnavailableError(index);
-    const term = mirror.term(index); // throws CompactedError below the log
-    const record = await this.writeSnapshot({ index, term, confState }, data);
+  }
+
+  private async doCreateSnapshot(record: SnapshotRecord, data: Uint8Array): Promise<Snapshot> {
+    const mirror = this.storage;
+    // Saves ran while the file was written: a snapshot received meanwhile may supersede this one
+    // (and its save pruned this file), or the log may have been truncated below its index.
+    this.checkSnapshotIndex(record.index);
+    if (mirror.term(record.index) !== record.term) throw new Error(`the log changed under the snapshot at index ${record.index}; not recorded`);
+    await access(join(this.snapDir, record.file));
     await this.write([{ type: 'put', key: SNAPSHOT_META_KEY, value: encodeSnapshotRecord(record) }], true);
-    const snap = mirror.createSnapshot(index, confState, data);
+    const snap = mirror.createSnapshot(record.index, record.confState, data);
     this.snap = record;
     await pruneSnapshotFiles(this.snapDir, record.file);
     return snap;

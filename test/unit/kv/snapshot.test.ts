@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { CompactedRevisionError, KvStore, type KvStore as Store } from '../../../node/src/kv/index.js';
 import { useTempDirs } from '../storage/temp-dir.js';
-import { EntryBuilder } from './kv-fixtures.js';
+import { EntryBuilder, text } from './kv-fixtures.js';
 
 const tempDir = useTempDirs('kvsnap');
 
@@ -77,5 +77,28 @@ describe('KvStore snapshot and restore', () => {
     expect(await kv.get('a')).toMatchObject({ modRevision: 1 });
     expect(await kv.get('b')).toMatchObject({ modRevision: 2 });
     await kv.close();
+  });
+});
+
+describe('KvStore snapshot capture', () => {
+  it('holds the state at the capture even when applies queued after it finish before the keys are read', async () => {
+    const dir = await tempDir();
+    const source = await KvStore.open(dir);
+    const b = new EntryBuilder();
+    await source.apply([b.put('a', '1'), b.put('b', '1')]);
+    const pending = source.captureSnapshot();
+    // Queued behind the capture only, not behind the encoding of the keys.
+    await source.apply([b.put('a', '2'), b.del('b'), b.put('c', '1')]);
+    const snap = await pending;
+    expect(snap.index).toBe(2);
+    const target = await KvStore.open(await tempDir());
+    await target.restore(snap.data, snap.index);
+    expect((await target.list('', 10)).items.map((i) => [i.key, text(i.value)])).toEqual([
+      ['a', '1'],
+      ['b', '1'],
+    ]);
+    expect(target.revision).toBe(2);
+    await source.close();
+    await target.close();
   });
 });

@@ -1,0 +1,146 @@
+/**
+ * A slow state machine must not stop the Ready loop: a REAL single-member node (RawNode,
+ * LevelDB, gRPC transport) whose state machine holds a snapshot capture, or an apply, open until
+ * the test releases it. While a snapshot is held the node keeps committing, applying and serving
+ * linearizable reads; while an apply is held it keeps persisting and committing new entries.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { openStateMachine } from '../../../node/src/kv-adapter.js';
+import { createLogger } from '../../../node/src/logger.js';
+import { NodeMetrics } from '../../../node/src/metrics.js';
+import type { StateMachine } from '../../../node/src/node-ports.js';
+import { KuorumNode } from '../../../node/src/node.js';
+import { RaftLogStore, openIdentity, randomId64 } from '../../../node/src/storage/index.js';
+import { PeerTransportAdapter } from '../../../node/src/transport-adapter.js';
+
+const quiet = createLogger('silent');
+
+async function until<T>(fn: () => T | undefined | false, what: string, timeoutMs = 10_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = fn();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+interface Held {
+  kv: StateMachine;
+  calls: () => number;
+  /** From now on, applies of entries carrying data wait for release(). */
+  holdApplies(): void;
+  heldApplies: () => number;
+  release: () => void;
+}
+
+/** The real state machine, except that a snapshot capture (and, once asked, an apply) waits for `release()`. */
+function holdSnapshots(kv: StateMachine): Held {
+  let calls = 0;
+  let heldApplies = 0;
+  let holding = false;
+  let release!: () => void;
+  const gate = new Promise<void>((r) => (release = r));
+  const held: StateMachine = Object.create(kv) as StateMachine;
+  held.captureSnapshot = async () => {
+    calls++;
+    await gate;
+    return kv.captureSnapshot();
+  };
+  held.apply = async (items) => {
+    if (holding && items.some((i) => i.entry.data.length > 0)) {
+      heldApplies++;
+      await gate;
+    }
+    return kv.apply(items);
+  };
+  return { kv: held, calls: () => calls, holdApplies: () => (holding = true), heldApplies: () => heldApplies, release };
+}
+
+const cleanup: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const c of cleanup.splice(0).reverse()) await c();
+});
+
+async function startHeldNode(): Promise<{ node: KuorumNode; held: Held }> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'kuorum-nodesnap-'));
+  cleanup.push(() => rm(dir, { recursive: true, force: true }));
+  const { identity } = await openIdentity(dir, { name: 'n1' });
+  const store = await RaftLogStore.open(dir);
+  const held = holdSnapshots(await openStateMachine(dir, 100));
+  const transport = new PeerTransportAdapter({ selfId: identity.memberId, clusterId: '', logger: quiet }, '127.0.0.1:0');
+  const node = new KuorumNode(
+    { name: 'n1', advertisePeer: '127.0.0.1:1', tickMs: 10, electionTick: 10, heartbeatTick: 1, electionTimeoutMs: 100, snapshotThreshold: 1, snapshotCatchupEntries: 0, proposalTimeoutMs: 3000, promoteMaxLag: 1000 },
+    {
+      memberId: identity.memberId,
+      clusterId: null,
+      store,
+      kv: held.kv,
+      transport,
+      metrics: new NodeMetrics({ processMetrics: false }),
+      log: quiet,
+      recordClusterId: async () => undefined,
+      newClusterId: randomId64,
+      onFatal: (err) => {
+        throw err;
+      },
+    },
+  );
+  await node.start();
+  cleanup.push(async () => {
+    held.release();
+    await node.stop();
+  });
+  await node.bootstrap();
+  return { node, held };
+}
+
+describe('the Ready loop while a snapshot is being taken', () => {
+  it('keeps ticking, committing, applying and serving linearizable reads', async () => {
+    const { node, held } = await startHeldNode();
+    await until(() => node.isLeader(), 'leadership');
+    // Right after bootstrap the node snapshots at once; the capture is now held open.
+    await until(() => held.calls() === 1, 'the snapshot to start');
+    const before = node.status();
+    expect(before.snapshotIndex).toBe(0);
+
+    for (let i = 0; i < 5; i++) await node.put(`k${i}`, new TextEncoder().encode(`v${i}`), {});
+    const rec = await node.get('k4', 'linearizable');
+    expect(new TextDecoder().decode(rec?.value)).toBe('v4');
+    const during = node.status();
+    expect(during.applied).toBeGreaterThanOrEqual(before.applied + 5);
+    expect(during.snapshotIndex).toBe(0); // still the one in progress: nothing waited for it
+    expect(held.calls()).toBe(1); // at most one snapshot at a time
+
+    held.release();
+    const after = await until(() => (node.status().snapshotIndex > 0 ? node.status() : undefined), 'the snapshot to be recorded');
+    expect(after.snapshotIndex).toBeLessThanOrEqual(during.applied);
+    expect(after.role).toBe('leader');
+  });
+});
+
+describe('the Ready loop while the state machine applies slowly', () => {
+  it('persists and commits new entries while an earlier apply is still running', async () => {
+    const { node, held } = await startHeldNode();
+    await until(() => node.isLeader(), 'leadership');
+    held.holdApplies();
+    const first = node.put('a', new TextEncoder().encode('1'), {});
+    await until(() => held.heldApplies() === 1, 'the first apply to be held');
+    const heldAt = node.status();
+    const second = node.put('b', new TextEncoder().encode('2'), {});
+    // The second write's entry is appended, persisted and committed although the first write's
+    // apply has not finished (the core needs entries durable, not applied, to go on).
+    const moved = await until(() => {
+      const st = node.status();
+      return st.lastIndex > heldAt.lastIndex && st.commit >= st.lastIndex ? st : undefined;
+    }, 'the second entry to commit');
+    expect(moved.applied).toBeLessThan(moved.commit);
+    held.release();
+    expect((await first).revision).toBeLessThan((await second).revision);
+    const b = await node.get('b', 'linearizable');
+    expect(new TextDecoder().decode(b?.value)).toBe('2');
+  });
+});
