@@ -37,6 +37,7 @@ test: lint typecheck build controlplane
 	$(VITEST) --project unit
 	$(VITEST) --project sim
 	cd test/linearizability && go test ./...
+	cd test/bench/loadgen && go test ./...
 	$(VITEST) --project cluster
 	$(VITEST) --project e2e
 
