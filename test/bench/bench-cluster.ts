@@ -1,3 +1,4 @@
+import type { ChildProcess } from 'node:child_process';
 /** What the bench needs from a 3-node cluster, whichever system runs in it. */
 export type SystemName = 'kuorum' | 'etcd';
 
@@ -26,6 +27,26 @@ export interface BenchCluster {
 export interface ClusterTimeouts {
   electionMs: number;
   heartbeatMs: number;
+}
+
+/** A started server process of either system, with its recent output (bounded) for diagnostics. */
+export interface TrackedProcess {
+  proc: ChildProcess | null;
+  output: string;
+}
+
+export function trackProcess(m: TrackedProcess, proc: ChildProcess): void {
+  m.proc = proc;
+  m.output = '';
+  const keep = (chunk: Buffer): void => {
+    m.output += chunk.toString();
+    if (m.output.length > 1_000_000) m.output = m.output.slice(-500_000);
+  };
+  proc.stdout!.on('data', keep);
+  proc.stderr!.on('data', keep);
+  proc.on('exit', () => {
+    if (m.proc === proc) m.proc = null;
+  });
 }
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));

@@ -8,7 +8,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { freePort } from '../controlplane/free-port.js';
-import { httpJson, until, type BenchCluster, type ClusterTimeouts } from './bench-cluster.js';
+import { httpJson, trackProcess, until, type BenchCluster, type ClusterTimeouts } from './bench-cluster.js';
 import { etcdVersion } from './etcd-binary.js';
 
 const QUOTA_BYTES = 8 * 1024 ** 3;
@@ -48,17 +48,7 @@ export async function startEtcdCluster(bin: string, timeouts: ClusterTimeouts): 
       '--log-level=warn',
     ];
     const proc = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    m.proc = proc;
-    m.output = '';
-    const keep = (chunk: Buffer): void => {
-      m.output += chunk.toString();
-      if (m.output.length > 1_000_000) m.output = m.output.slice(-500_000);
-    };
-    proc.stdout!.on('data', keep);
-    proc.stderr!.on('data', keep);
-    proc.on('exit', () => {
-      if (m.proc === proc) m.proc = null;
-    });
+    trackProcess(m, proc);
   };
 
   const stop = async (m: Member, signal: NodeJS.Signals): Promise<void> => {

@@ -11,7 +11,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { freePort } from '../controlplane/free-port.js';
-import { httpJson, until, type BenchCluster, type ClusterTimeouts } from './bench-cluster.js';
+import { httpJson, trackProcess, until, type BenchCluster, type ClusterTimeouts } from './bench-cluster.js';
 import { REPO } from './repo-root.js';
 
 const MAIN = path.join(REPO, 'dist/node/src/main.js');
@@ -58,17 +58,7 @@ export async function startKuorumCluster(options: KuorumClusterOptions): Promise
       ...extra,
     ];
     const proc = spawn(process.execPath, args, { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
-    m.proc = proc;
-    m.output = '';
-    const keep = (chunk: Buffer): void => {
-      m.output += chunk.toString();
-      if (m.output.length > 1_000_000) m.output = m.output.slice(-500_000);
-    };
-    proc.stdout!.on('data', keep);
-    proc.stderr!.on('data', keep);
-    proc.on('exit', () => {
-      if (m.proc === proc) m.proc = null;
-    });
+    trackProcess(m, proc);
   };
   const status = async (m: Member): Promise<Record<string, unknown>> => {
     const r = await httpJson('GET', `${url(m)}/v1/status`);

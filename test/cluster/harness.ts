@@ -115,8 +115,12 @@ export class NodeProcess {
       ...(this.options.extraArgs ?? []),
       ...extra,
     ];
+    this.attach(spawn(process.execPath, args, { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] }));
+  }
+
+  /** Tracks a started node process: its output (bounded) and its exit. */
+  protected attach(proc: ChildProcess): void {
     this.exitCode = null;
-    const proc = spawn(process.execPath, args, { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
     this.proc = proc;
     const keep = (chunk: Buffer): void => {
       this.output += chunk.toString();

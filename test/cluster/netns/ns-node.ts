@@ -45,19 +45,7 @@ export class NsNode extends NodeProcess {
       '--log-level=info',
       ...extra,
     ];
-    this.exitCode = null;
-    const proc = spawn('ip', args, { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
-    this.proc = proc;
-    const keep = (chunk: Buffer): void => {
-      this.output += chunk.toString();
-      if (this.output.length > 2_000_000) this.output = this.output.slice(-1_000_000);
-    };
-    proc.stdout!.on('data', keep);
-    proc.stderr!.on('data', keep);
-    proc.on('exit', (code, signal) => {
-      this.exitCode = code ?? (signal ? 128 : -1);
-      if (this.proc === proc) this.proc = null;
-    });
+    this.attach(spawn('ip', args, { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] }));
   }
 
   override async request(method: string, urlPath: string, body?: unknown, headers: Record<string, string> = {}, timeoutMs = 15_000): Promise<Reply> {
