@@ -33,17 +33,26 @@ export function benchPlan(env: NodeJS.ProcessEnv): BenchPlan {
     if (!Number.isFinite(n) || n <= 0) throw new Error(`${name} must be a positive number, got ${JSON.stringify(v)}`);
     return n;
   };
+  const conns = (name: string, fallback: number[]): number[] => {
+    const v = env[name];
+    if (v === undefined || v === '') return fallback;
+    if (v === 'none') return [];
+    const list = v.split(',').map((x) => Number(x.trim()));
+    if (list.some((n) => !Number.isSafeInteger(n) || n <= 0)) throw new Error(`${name} must be a comma-separated list of connection counts or "none", got ${JSON.stringify(v)}`);
+    return list;
+  };
+  const failoverRounds = env.BENCH_FAILOVER_ROUNDS === '0' ? 0 : num('BENCH_FAILOVER_ROUNDS', quick ? 1 : 3);
   return {
     quick,
-    putConns: [1, 16, 64, 256],
-    readConns: [1, 64, 256],
+    putConns: conns('BENCH_PUT_CONNS', [1, 16, 64, 256]),
+    readConns: conns('BENCH_READ_CONNS', [1, 64, 256]),
     warmupSec: num('BENCH_WARMUP_SEC', quick ? 1 : 2),
     durationSec: num('BENCH_DURATION_SEC', quick ? 3 : 10),
     keys: 10_000,
     valueSize: 256,
     memoryKeys: num('BENCH_MEMORY_KEYS', quick ? 20_000 : 200_000),
     fillConns: 64,
-    failoverRounds: num('BENCH_FAILOVER_ROUNDS', quick ? 1 : 3),
+    failoverRounds,
     failoverIntervalMs: 10,
     electionMs: 1000,
     heartbeatMs: 100,

@@ -26,6 +26,8 @@ export interface ClosedResult {
   errorKinds: Record<string, number>;
   throughputOps: number;
   latency: LatencySummary;
+  /** CPU time of all the system's server processes per operation, in µs (set by the scenario). */
+  serverCpuUsPerOp?: number;
 }
 
 export interface FillResult {

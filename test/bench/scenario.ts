@@ -7,6 +7,7 @@ import type { BenchCluster } from './bench-cluster.js';
 import { sleep } from './bench-cluster.js';
 import type { BenchPlan } from './bench-plan.js';
 import { runLoadgen } from './loadgen-runner.js';
+import { totalCpuSeconds } from './proc-cpu.js';
 import { rssMiB } from './proc-rss.js';
 import { failoverMs, median, memoryResult, type ClosedResult, type FailoverResult, type FillResult, type MemoryResult } from './results.js';
 
@@ -51,8 +52,13 @@ export async function runSystem(cluster: BenchCluster, plan: BenchPlan, loadgen:
 
   const closed = async (op: 'put' | 'get', conns: number): Promise<void> => {
     await phase(`${op} ×${conns}`, async () => {
+      const cpuBefore = totalCpuSeconds(cluster.pids());
       const r = await runLoadgen(loadgen, { ...common, mode: 'closed', op, conns, targets: await targets(), durationSec: plan.durationSec, warmupSec: plan.warmupSec });
-      log(`${system}: ${op} ×${conns}: ${r.throughputOps.toFixed(0)} ops/s, p50 ${r.latency.p50Ms.toFixed(2)} ms, p99 ${r.latency.p99Ms.toFixed(2)} ms, ${r.errors} errors`);
+      // The servers' CPU per operation does not depend on how busy the machine is (the throughput does):
+      // over warm-up + window, assuming the window's rate held during warm-up too.
+      const cpuSec = totalCpuSeconds(cluster.pids()) - cpuBefore;
+      r.serverCpuUsPerOp = (cpuSec * 1e6) / Math.max(1, r.throughputOps * (plan.durationSec + plan.warmupSec));
+      log(`${system}: ${op} ×${conns}: ${r.throughputOps.toFixed(0)} ops/s, p50 ${r.latency.p50Ms.toFixed(2)} ms, p99 ${r.latency.p99Ms.toFixed(2)} ms, ${r.errors} errors, server CPU ${r.serverCpuUsPerOp.toFixed(0)} µs/op`);
       if (r.errors > 0) problem(`${op} ×${conns}: ${r.errors} errors (${JSON.stringify(r.errorKinds)})`);
       run.cells.push(r);
     });
@@ -60,9 +66,11 @@ export async function runSystem(cluster: BenchCluster, plan: BenchPlan, loadgen:
   for (const c of plan.readConns) await closed('get', c);
   for (const c of plan.putConns) await closed('put', c);
 
-  await phase('failover', async () => {
-    run.failover = await measureFailover(cluster, plan, loadgen, log);
-  });
+  if (plan.failoverRounds > 0) {
+    await phase('failover', async () => {
+      run.failover = await measureFailover(cluster, plan, loadgen, log);
+    });
+  }
   return run;
 }
 

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { benchPlan } from '../../bench/bench-plan.js';
 import { areaOf, summarizeProfile, type CpuProfile } from '../../bench/cpu-profile-summary.js';
 import { loadgenFlags } from '../../bench/loadgen-runner.js';
+import { parseCpuSeconds } from '../../bench/proc-cpu.js';
 import { parseVmRssMiB } from '../../bench/proc-rss.js';
 import { promValue } from '../../bench/prom-text.js';
 
@@ -33,6 +34,14 @@ describe('VmRSS', () => {
   it('is read in MiB from /proc/<pid>/status text', () => {
     expect(parseVmRssMiB('Name:\tnode\nVmHWM:\t  999 kB\nVmRSS:\t  204800 kB\nThreads:\t7\n')).toBe(200);
     expect(() => parseVmRssMiB('Name:\tnode\n')).toThrow(/VmRSS/);
+  });
+});
+
+describe('process CPU time', () => {
+  it('adds utime and stime from /proc/<pid>/stat, even when the command name holds spaces and parentheses', () => {
+    const stat = '4242 (node (x) y) S 1 4242 4242 0 -1 4194560 2000 0 0 0 1234 566 0 0 20 0 11 0 100 0 0';
+    expect(parseCpuSeconds(stat)).toBeCloseTo(18);
+    expect(() => parseCpuSeconds('4242 (node) S')).toThrow(/unreadable/);
   });
 });
 
