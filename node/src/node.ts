@@ -342,7 +342,7 @@ export class KuorumNode implements NodeApi {
     try {
       this.raw.proposeBatch(batch.map((p) => p.data));
     } catch (err) {
-      const e = err instanceof ProposalDroppedError ? new NotLeaderError(`${err.message}; retry on the leader`) : (err as Error);
+      const e = err instanceof ProposalDroppedError ? new NoLeaderError(`the write was not proposed: ${err.message}; retry`) : (err as Error);
       for (const p of batch) {
         this.metrics.proposalsFailed.inc({ reason: 'dropped' });
         this.proposals.reject(p.requestId, e);
@@ -764,9 +764,14 @@ export class KuorumNode implements NodeApi {
     return this.kv.watch(prefix, fromRevision, onEvent, onEnd);
   }
 
+  /**
+   * Any member proposes: a follower's core forwards the entry to the leader in the peer stream
+   * (batched with the others), and the write completes when this member applies it — the
+   * request ID inside the entry finds the waiter.
+   */
   private async proposeWrite(encode: (requestId: string) => Uint8Array): Promise<WriteOutcome> {
     this.requireMember();
-    if (!this.isLeader()) throw new NotLeaderError();
+    if (this.lastStatus.leader === NO_NODE) throw new NoLeaderError();
     const requestId = `${this.requestPrefix}${(++this.requestSeq).toString(16)}`;
     const data = encode(requestId);
     const wait = this.proposals.wait(requestId, this.settings.proposalTimeoutMs, 'the write');

@@ -34,6 +34,21 @@ describe('replication and failover (3 real node processes)', () => {
     expect(list.items.map((i: { key: string }) => i.key)).toEqual(['greeting']);
   });
 
+  it('a follower proposes a write through Raft and answers once it applied it (never over HTTP to the leader)', async () => {
+    const leader = await cluster.leader();
+    const follower = nodes.find((n) => n !== leader)!;
+    const putsOnLeader = async (): Promise<number> => sumPutCount(await leader.request('GET', '/metrics'));
+    const before = await putsOnLeader();
+    const revision = await put(follower, 'via-follower', 'v1');
+    // Read-your-write on the same follower without a ReadIndex round: it applied the entry before answering.
+    const r = await follower.request('GET', '/v1/kv/via-follower?consistency=serializable');
+    expect(r.status).toBe(200);
+    expect(r.text).toBe('v1');
+    expect(r.headers.get('etag')).toBe(`"${revision}"`);
+    expect((await follower.status()).applied).toBeGreaterThanOrEqual(1);
+    expect(await putsOnLeader()).toBe(before);
+  });
+
   it('a watch on a follower streams changes written through the leader', async () => {
     const leader = await cluster.leader();
     const follower = nodes.find((n) => n !== leader)!;
@@ -109,3 +124,12 @@ describe('replication and failover (3 real node processes)', () => {
     await waitFor(`${leader.name} has the latest write`, async () => (await leader.request('GET', '/v1/kv/after-sigterm?consistency=serializable')).text === 'ok');
   });
 });
+
+/** PUT requests the member's HTTP server handled (forwarded ones included: they run through its routes). */
+function sumPutCount(metrics: { text: string }): number {
+  let total = 0;
+  for (const line of metrics.text.split('\n')) {
+    if (line.startsWith('kuorum_http_request_duration_seconds_count{') && line.includes('method="PUT"') && line.includes('route="/v1/kv/*"')) total += Number(line.split(' ').pop());
+  }
+  return total;
+}

@@ -135,22 +135,24 @@ describe('admin routes', () => {
 });
 
 describe('forwarding to the leader', () => {
-  it('a follower forwards writes and admin changes to the leader, which executes them', async () => {
+  it('a follower forwards admin changes to the leader, which executes them; writes it proposes itself', async () => {
     const leaderNode = new InMemoryNodeSimulator();
     const leaderApp = await buildHttpServer({ node: leaderNode, metrics: new NodeMetrics() });
     try {
       node.leader = false;
       node.forwardTarget = (req) => leaderNode.handler!(req);
-      const put = await app.inject({ method: 'PUT', url: '/v1/kv/fw', payload: 'hello', headers: { 'if-none-match': '*' } });
-      expect(put.statusCode).toBe(200);
-      expect(put.json()).toEqual({ revision: 1 });
-      expect(node.forwarded[0]).toMatchObject({ method: 'PUT', path: '/v1/kv/fw', headers: { 'if-none-match': '*' } });
-      expect(Buffer.from((await leaderNode.get('fw'))!.value).toString()).toBe('hello');
-      const again = await app.inject({ method: 'PUT', url: '/v1/kv/fw', payload: 'x', headers: { 'if-none-match': '*' } });
-      expect(again.statusCode).toBe(412);
       const add = await app.inject({ method: 'POST', url: '/v1/members', payload: { id: '0000000000000003', name: 'n3', peerAddress: 'h:1' } });
       expect(add.statusCode).toBe(201);
+      expect(node.forwarded[0]).toMatchObject({ method: 'POST', path: '/v1/members' });
       expect(leaderNode.members().map((m) => m.id)).toContain('0000000000000003');
+      // Writes go through the node's own put (its Raft core forwards the proposal), not over HTTP.
+      const put = await app.inject({ method: 'PUT', url: '/v1/kv/fw', payload: 'hello', headers: { 'if-none-match': '*' } });
+      expect(put.statusCode).toBe(200);
+      expect(Buffer.from((await node.get('fw'))!.value).toString()).toBe('hello');
+      const again = await app.inject({ method: 'PUT', url: '/v1/kv/fw', payload: 'x', headers: { 'if-none-match': '*' } });
+      expect(again.statusCode).toBe(412);
+      expect(node.forwarded).toHaveLength(1);
+      expect(await leaderNode.get('fw')).toBeUndefined();
     } finally {
       await leaderApp.close();
     }
@@ -158,7 +160,8 @@ describe('forwarding to the leader', () => {
 
   it('a forwarded request reaching a non-leader is a 503, never forwarded again', async () => {
     node.leader = false;
-    const r = await node.handler!({ method: 'PUT', path: '/v1/kv/x', headers: {}, body: Buffer.from('v') });
+    const body = Buffer.from(JSON.stringify({ id: '0000000000000003', name: 'n3', peerAddress: 'h:1' }));
+    const r = await node.handler!({ method: 'POST', path: '/v1/members', headers: { 'content-type': 'application/json' }, body });
     expect(r.status).toBe(503);
     expect(JSON.parse(Buffer.from(r.body).toString())).toMatchObject({ code: 'not_leader' });
     expect(r.headers['retry-after']).toBe('1');

@@ -1,7 +1,6 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { NotFoundError, PayloadTooLargeError } from '../../errors.js';
 import { etag, parseConditions } from '../conditions.js';
-import { leaderOnly } from '../forwarding.js';
 import { validateKey, validatePrefix } from '../keys.js';
 import type { Limits } from '../limits.js';
 import type { Consistency, NodeApi } from '../node-api.js';
@@ -73,15 +72,15 @@ export async function kvRoutes(app: FastifyInstance, opts: { node: NodeApi; limi
         response: { 200: revisionReply, ...errorResponses(400, 412, 413, 503) },
       },
     },
-    leaderOnly(node, limits.forwardTimeoutMs, async (request, reply) => {
-      const key = (request as KeyRequest).params['*'];
+    async (request: KeyRequest, reply) => {
+      const key = request.params['*'];
       validateKey(key, limits.maxKeyBytes);
       const cond = parseConditions(header(request, 'if-match'), header(request, 'if-none-match'));
       const value = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
       if (value.length > limits.maxValueBytes) throw new PayloadTooLargeError(`value is ${value.length} bytes; the limit is ${limits.maxValueBytes}`);
       const result = await node.put(key, value, cond);
       return reply.header('etag', etag(result.revision)).send({ revision: result.revision });
-    }),
+    },
   );
 
   app.delete(
@@ -95,13 +94,13 @@ export async function kvRoutes(app: FastifyInstance, opts: { node: NodeApi; limi
         response: { 200: revisionReply, ...errorResponses(400, 404, 412, 503) },
       },
     },
-    leaderOnly(node, limits.forwardTimeoutMs, async (request, reply) => {
-      const key = (request as KeyRequest).params['*'];
+    async (request: KeyRequest, reply) => {
+      const key = request.params['*'];
       validateKey(key, limits.maxKeyBytes);
       const cond = parseConditions(header(request, 'if-match'), header(request, 'if-none-match'));
       const result = await node.delete(key, cond);
       return reply.send({ revision: result.revision });
-    }),
+    },
   );
 
   app.get(
