@@ -1,3 +1,4 @@
+import type { BatchWriter } from '../level-batch.js';
 import type { ConfChange, ConfState, Entry, NodeId } from '../raft/index.js';
 import { decodeCommand, type Command } from './command.js';
 import { applyMemberChange, encodeConfState, encodeMembers, type Member } from './members.js';
@@ -10,7 +11,6 @@ import {
   encodeProgress,
   historyKey,
   stateKey,
-  type BatchOp,
   type HistoryRecord,
   type KeyRecord,
   type Progress,
@@ -40,8 +40,6 @@ export interface ApplyState {
 }
 
 export interface ApplyPlan {
-  /** Everything to write, in one batch: key changes, history, trimmed history, progress, membership. */
-  ops: BatchOp[];
   results: ApplyResult[];
   /** Changes for watchers, in revision order. */
   events: HistoryRecord[];
@@ -76,8 +74,9 @@ export function decodeBatch(entries: CommittedEntry[], applied: number): { comma
 
 /**
  * Works out, without I/O, what applying `entries` does: given the decoded commands and the
- * current record of every key they touch (null: absent), returns the batch to write, the
- * per-entry results, the watch events and the next state.
+ * current record of every key they touch (null: absent), puts everything to write into `batch`
+ * (key changes, history, trimmed history, progress, membership: written as one) and returns
+ * the per-entry results, the watch events and the next state.
  */
 export function planApply(
   entries: CommittedEntry[],
@@ -85,8 +84,8 @@ export function planApply(
   current: Map<string, KeyRecord | null>,
   before: ApplyState,
   historyWindow: number,
+  batch: BatchWriter,
 ): ApplyPlan {
-  const ops: BatchOp[] = [];
   const results: ApplyResult[] = [];
   const events: HistoryRecord[] = [];
   let applied = before.progress.applied;
@@ -141,26 +140,26 @@ export function planApply(
     if (cmd.op === 'put') {
       const rec: KeyRecord = { createRevision: cur?.createRevision ?? revision, modRevision: revision, version: (cur?.version ?? 0) + 1, value: cmd.value };
       current.set(cmd.key, rec);
-      ops.push({ type: 'put', key: stateKey(cmd.key), value: encodeKeyRecord(rec) });
+      batch.put(stateKey(cmd.key), encodeKeyRecord(rec));
       event = { type: 'put', key: cmd.key, revision, createRevision: rec.createRevision, version: rec.version, value: cmd.value };
     } else {
       current.set(cmd.key, null);
-      ops.push({ type: 'del', key: stateKey(cmd.key) });
+      batch.del(stateKey(cmd.key));
       event = { type: 'delete', key: cmd.key, revision, createRevision: 0, version: 0, value: new Uint8Array() };
     }
-    ops.push({ type: 'put', key: historyKey(revision), value: encodeHistoryRecord(event) });
+    batch.put(historyKey(revision), encodeHistoryRecord(event));
     events.push(event);
     results.push({ index, kind: 'ok', requestId: cmd.requestId, revision });
   }
 
   // History that fell out of the window is trimmed in the same batch.
   const compactRevision = Math.max(before.progress.compactRevision, revision - historyWindow);
-  for (let r = before.progress.compactRevision + 1; r <= compactRevision; r++) ops.push({ type: 'del', key: historyKey(r) });
+  for (let r = before.progress.compactRevision + 1; r <= compactRevision; r++) batch.del(historyKey(r));
   const progress: Progress = { applied, revision, compactRevision };
-  ops.push({ type: 'put', key: PROGRESS_KEY, value: encodeProgress(progress) });
+  batch.put(PROGRESS_KEY, encodeProgress(progress));
   if (confChanged) {
-    ops.push({ type: 'put', key: CONF_STATE_KEY, value: encodeConfState(confState) });
-    ops.push({ type: 'put', key: MEMBERS_KEY, value: encodeMembers(members) });
+    batch.put(CONF_STATE_KEY, encodeConfState(confState));
+    batch.put(MEMBERS_KEY, encodeMembers(members));
   }
-  return { ops, results, events, state: { progress, members, confState } };
+  return { results, events, state: { progress, members, confState } };
 }

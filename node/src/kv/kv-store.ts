@@ -1,6 +1,7 @@
 import { ClassicLevel } from 'classic-level';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import { writeBatch, type BytesDb } from '../level-batch.js';
 import type { ConfState, NodeId } from '../raft/index.js';
 import { decodeBatch, planApply, type ApplyResult, type CommittedEntry } from './apply-plan.js';
 import { CompactedRevisionError, StateStoreError } from './errors.js';
@@ -21,7 +22,6 @@ import {
   keyRange,
   revisionOfHistoryKey,
   stateKey,
-  type BatchOp,
   type HistoryRecord,
   type KeyRecord,
   type Progress,
@@ -29,7 +29,7 @@ import {
 import { SnapshotEncoder, decodeSnapshot } from './snapshot-codec.js';
 import { WatchHub, type WatchEvent, type WatchOptions, type Watcher } from './watch.js';
 
-type Db = ClassicLevel<Buffer, Buffer>;
+type Db = BytesDb;
 
 export const DEFAULT_HISTORY_WINDOW = 10_000;
 
@@ -222,8 +222,8 @@ export class KvStore {
     // Every key the batch touches, read at once.
     const found = decoded.keys.length > 0 ? await this.db.getMany(decoded.keys.map(stateKey)) : [];
     const current = new Map(decoded.keys.map((k, i) => [k, found[i] ? decodeKeyRecord(found[i]!) : null] as const));
-    const plan = planApply(entries, decoded.commands, current, { progress: this.progress, members: this.memberMap, confState: this.confStateNow }, this.historyWindow);
-    await this.db.batch(plan.ops);
+    const before = { progress: this.progress, members: this.memberMap, confState: this.confStateNow };
+    const plan = await writeBatch(this.db, (batch) => planApply(entries, decoded.commands, current, before, this.historyWindow, batch), { sync: false });
     this.progress = plan.state.progress;
     this.memberMap = plan.state.members;
     this.confStateNow = plan.state.confState;
@@ -241,16 +241,20 @@ export class KvStore {
     const snap = decodeSnapshot(data);
     if (snap.applied !== index) throw new Error(`invalid state snapshot: it was taken at index ${snap.applied}, not at ${index}`);
     if (index < this.progress.applied) throw new Error(`refusing to restore a snapshot at index ${index}: the state is already applied up to ${this.progress.applied}`);
-    const ops: BatchOp[] = [];
-    for await (const k of this.db.keys(KEY_RANGE)) ops.push({ type: 'del', key: k });
-    for await (const k of this.db.keys(HISTORY_RANGE)) ops.push({ type: 'del', key: k });
-    for (const { key, record } of snap.keys) ops.push({ type: 'put', key: stateKey(key), value: encodeKeyRecord(record) });
     const members = new Map(snap.members.map((m) => [m.id, m]));
     const progress: Progress = { applied: index, revision: snap.revision, compactRevision: snap.revision };
-    ops.push({ type: 'put', key: PROGRESS_KEY, value: encodeProgress(progress) });
-    ops.push({ type: 'put', key: CONF_STATE_KEY, value: encodeConfState(snap.confState) });
-    ops.push({ type: 'put', key: MEMBERS_KEY, value: encodeMembers(members) });
-    await this.db.batch(ops, { sync: true });
+    await writeBatch(
+      this.db,
+      async (batch) => {
+        for await (const k of this.db.keys(KEY_RANGE)) batch.del(k);
+        for await (const k of this.db.keys(HISTORY_RANGE)) batch.del(k);
+        for (const { key, record } of snap.keys) batch.put(stateKey(key), encodeKeyRecord(record));
+        batch.put(PROGRESS_KEY, encodeProgress(progress));
+        batch.put(CONF_STATE_KEY, encodeConfState(snap.confState));
+        batch.put(MEMBERS_KEY, encodeMembers(members));
+      },
+      { sync: true },
+    );
     this.progress = progress;
     this.memberMap = members;
     this.confStateNow = snap.confState;

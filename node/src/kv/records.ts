@@ -12,8 +12,6 @@ export const PROGRESS_KEY = Buffer.from('a');
 export const CONF_STATE_KEY = Buffer.from('c');
 export const MEMBERS_KEY = Buffer.from('m');
 
-export type BatchOp = { type: 'put'; key: Buffer; value: Buffer } | { type: 'del'; key: Buffer };
-
 export interface KeyRecord {
   createRevision: number;
   modRevision: number;

@@ -1,6 +1,7 @@
 import { access, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 // Only the log's own modules: the storage needs no part of the consensus engine.
+import { writeBatch, type BatchWriter } from '../level-batch.js';
 import { SnapshotOutOfDateError, UnavailableError } from '../raft/errors.js';
 import { MemoryStorage } from '../raft/memory-storage.js';
 import type { ConfState, Entry, HardState, Snapshot, SnapshotMetadata } from '../raft/types.js';
@@ -39,8 +40,6 @@ export interface SaveOptions {
 interface SnapshotRecord extends SnapshotFileRef {
   confState: ConfState;
 }
-
-type BatchOp = { type: 'put'; key: Buffer; value: Buffer } | { type: 'del'; key: Buffer };
 
 /**
  * The durable Raft log of one member: hard state, entries, snapshot metadata in
@@ -147,18 +146,20 @@ export class RaftLogStore {
     return result;
   }
 
-  private async write(ops: BatchOp[], sync: boolean): Promise<void> {
-    if (ops.length === 0) return;
-    try {
-      await this.db.batch(ops, { sync });
-    } catch (err) {
-      throw new WriteFailure(err);
-    }
+  /** One atomic batch; a failure of `fill` writes nothing, a failure of the write marks the store failed. */
+  private write<T>(sync: boolean, fill: (batch: BatchWriter) => T | Promise<T>): Promise<T> {
+    return writeBatch(this.db, fill, { sync, onWriteError: (err) => new WriteFailure(err) });
   }
 
   private async doSave(update: LogUpdate, sync: boolean): Promise<void> {
+    // A received snapshot replaces the log: always fsynced.
+    const saved = await this.write(sync || update.snapshot !== undefined, (batch) => this.fillSave(batch, update));
+    await this.afterSave(update, saved);
+  }
+
+  /** Puts one Ready's changes into `batch`; returns what the mirror needs once it is written. */
+  private async fillSave(batch: BatchWriter, update: LogUpdate): Promise<{ entries: Entry[]; newSnap: SnapshotRecord | null }> {
     const mirror = this.storage;
-    const ops: BatchOp[] = [];
     let compacted = mirror.firstIndex() - 1;
     let last = mirror.lastIndex();
     let newSnap: SnapshotRecord | null = null;
@@ -167,7 +168,7 @@ export class RaftLogStore {
       const meta = update.snapshot.metadata;
       const current = mirror.snapshot().metadata.index;
       if (meta.index <= current && current !== 0) throw new SnapshotOutOfDateError(meta.index, current);
-      for (let i = compacted + 1; i <= last; i++) ops.push({ type: 'del', key: entryKey(i) });
+      for (let i = compacted + 1; i <= last; i++) batch.del(entryKey(i));
       compacted = meta.index;
       last = meta.index;
     }
@@ -179,20 +180,22 @@ export class RaftLogStore {
       const first = entries[0]!.index;
       if (first > last + 1) throw new UnavailableError(first); // a gap would break log matching
       const newLast = entries[entries.length - 1]!.index;
-      for (const e of entries) ops.push({ type: 'put', key: entryKey(e.index), value: encodeEntry(e) });
-      for (let i = newLast + 1; i <= last; i++) ops.push({ type: 'del', key: entryKey(i) });
+      for (const e of entries) batch.put(entryKey(e.index), encodeEntry(e));
+      for (let i = newLast + 1; i <= last; i++) batch.del(entryKey(i));
     }
-    if (update.hardState) ops.push({ type: 'put', key: HARD_STATE_KEY, value: encodeHardState(update.hardState) });
+    if (update.hardState) batch.put(HARD_STATE_KEY, encodeHardState(update.hardState));
     if (update.snapshot) {
       // Written only once the update is known valid; a crash before the batch leaves an unreferenced file that open() prunes.
       const meta = update.snapshot.metadata;
       newSnap = await this.writeSnapshot(meta, update.snapshot.data);
-      ops.push({ type: 'put', key: SNAPSHOT_META_KEY, value: encodeSnapshotRecord(newSnap) });
-      ops.push({ type: 'put', key: COMPACTED_KEY, value: encodePosition({ index: meta.index, term: meta.term }) });
+      batch.put(SNAPSHOT_META_KEY, encodeSnapshotRecord(newSnap));
+      batch.put(COMPACTED_KEY, encodePosition({ index: meta.index, term: meta.term }));
     }
+    return { entries, newSnap };
+  }
 
-    await this.write(ops, sync || newSnap !== null);
-
+  private async afterSave(update: LogUpdate, { entries, newSnap }: { entries: Entry[]; newSnap: SnapshotRecord | null }): Promise<void> {
+    const mirror = this.storage;
     if (update.snapshot && newSnap) {
       mirror.applySnapshot(update.snapshot);
       this.snap = newSnap;
@@ -216,7 +219,7 @@ export class RaftLogStore {
     this.checkSnapshotIndex(record.index);
     if (mirror.term(record.index) !== record.term) throw new Error(`the log changed under the snapshot at index ${record.index}; not recorded`);
     await access(join(this.snapDir, record.file));
-    await this.write([{ type: 'put', key: SNAPSHOT_META_KEY, value: encodeSnapshotRecord(record) }], true);
+    await this.write(true, (batch) => batch.put(SNAPSHOT_META_KEY, encodeSnapshotRecord(record)));
     const snap = mirror.createSnapshot(record.index, record.confState, data);
     this.snap = record;
     await pruneSnapshotFiles(this.snapDir, record.file);
@@ -229,11 +232,12 @@ export class RaftLogStore {
     if (upTo <= compacted) return;
     const snapIndex = mirror.snapshot().metadata.index;
     if (upTo > snapIndex) throw new Error(`cannot compact the log up to ${upTo}: the latest snapshot is at ${snapIndex}`);
-    const ops: BatchOp[] = [];
-    for (let i = compacted + 1; i <= upTo; i++) ops.push({ type: 'del', key: entryKey(i) });
-    ops.push({ type: 'put', key: COMPACTED_KEY, value: encodePosition({ index: upTo, term: mirror.term(upTo) }) });
+    const position = encodePosition({ index: upTo, term: mirror.term(upTo) });
     // Not fsynced: losing a compaction in a crash only brings back entries the snapshot covers.
-    await this.write(ops, false);
+    await this.write(false, (batch) => {
+      for (let i = compacted + 1; i <= upTo; i++) batch.del(entryKey(i));
+      batch.put(COMPACTED_KEY, position);
+    });
     mirror.compact(upTo);
   }
 
