@@ -12,7 +12,7 @@ import {
   historyKey,
   stateKey,
   type HistoryRecord,
-  type KeyRecord,
+  type KeyMeta,
   type Progress,
 } from './records.js';
 
@@ -74,14 +74,15 @@ export function decodeBatch(entries: CommittedEntry[], applied: number): { comma
 
 /**
  * Works out, without I/O, what applying `entries` does: given the decoded commands and the
- * current record of every key they touch (null: absent), puts everything to write into `batch`
+ * current metadata of every key they touch (null: absent; updated in place to what it is after
+ * the batch, with new objects: the ones passed in are never changed), puts everything to write into `batch`
  * (key changes, history, trimmed history, progress, membership: written as one) and returns
  * the per-entry results, the watch events and the next state.
  */
 export function planApply(
   entries: CommittedEntry[],
   commands: ReadonlyMap<number, Command | Error>,
-  current: Map<string, KeyRecord | null>,
+  current: Map<string, KeyMeta | null>,
   before: ApplyState,
   historyWindow: number,
   batch: BatchWriter,
@@ -138,10 +139,10 @@ export function planApply(
     revision++;
     let event: HistoryRecord;
     if (cmd.op === 'put') {
-      const rec: KeyRecord = { createRevision: cur?.createRevision ?? revision, modRevision: revision, version: (cur?.version ?? 0) + 1, value: cmd.value };
-      current.set(cmd.key, rec);
-      batch.put(stateKey(cmd.key), encodeKeyRecord(rec));
-      event = { type: 'put', key: cmd.key, revision, createRevision: rec.createRevision, version: rec.version, value: cmd.value };
+      const meta: KeyMeta = { createRevision: cur?.createRevision ?? revision, modRevision: revision, version: (cur?.version ?? 0) + 1 };
+      current.set(cmd.key, meta);
+      batch.put(stateKey(cmd.key), encodeKeyRecord(meta, cmd.value));
+      event = { type: 'put', key: cmd.key, revision, createRevision: meta.createRevision, version: meta.version, value: cmd.value };
     } else {
       current.set(cmd.key, null);
       batch.del(stateKey(cmd.key));

@@ -5,6 +5,7 @@ import { writeBatch, type BytesDb } from '../level-batch.js';
 import type { ConfState, NodeId } from '../raft/index.js';
 import { decodeBatch, planApply, type ApplyResult, type CommittedEntry } from './apply-plan.js';
 import { CompactedRevisionError, StateStoreError } from './errors.js';
+import { DEFAULT_KEY_CACHE_SIZE, KeyMetaCache } from './key-cache.js';
 import { decodeConfState, decodeMembers, encodeConfState, encodeMembers, type Member } from './members.js';
 import {
   CONF_STATE_KEY,
@@ -13,6 +14,7 @@ import {
   MEMBERS_KEY,
   PROGRESS_KEY,
   decodeHistoryRecord,
+  decodeKeyMeta,
   decodeKeyRecord,
   decodeProgress,
   encodeKeyRecord,
@@ -23,6 +25,7 @@ import {
   revisionOfHistoryKey,
   stateKey,
   type HistoryRecord,
+  type KeyMeta,
   type KeyRecord,
   type Progress,
 } from './records.js';
@@ -36,6 +39,8 @@ export const DEFAULT_HISTORY_WINDOW = 10_000;
 export interface KvStoreOptions {
   /** How many revisions of change history to keep for watches (default 10,000). */
   historyWindow?: number;
+  /** How many recently written keys keep their metadata in memory, so a put need not read LevelDB (default 16,384; 0: none). */
+  keyCacheSize?: number;
 }
 
 export interface KeyValue extends KeyRecord {
@@ -67,11 +72,13 @@ export class KvStore {
   private confStateNow: ConfState;
   private memberMap: Map<NodeId, Member>;
   private readonly hub: WatchHub;
+  private readonly keyCache: KeyMetaCache;
   private queue: Promise<unknown> = Promise.resolve();
   private closed = false;
 
-  private constructor(db: Db, path: string, historyWindow: number, progress: Progress, confState: ConfState, members: Map<NodeId, Member>) {
+  private constructor(db: Db, path: string, historyWindow: number, keyCache: KeyMetaCache, progress: Progress, confState: ConfState, members: Map<NodeId, Member>) {
     this.db = db;
+    this.keyCache = keyCache;
     this.path = path;
     this.historyWindow = historyWindow;
     this.progress = progress;
@@ -88,6 +95,7 @@ export class KvStore {
   static async open(dataDir: string, opts: KvStoreOptions = {}): Promise<KvStore> {
     const historyWindow = opts.historyWindow ?? DEFAULT_HISTORY_WINDOW;
     if (!Number.isSafeInteger(historyWindow) || historyWindow < 1) throw new RangeError(`historyWindow must be a positive integer, got ${historyWindow}`);
+    const keyCache = new KeyMetaCache(opts.keyCacheSize ?? DEFAULT_KEY_CACHE_SIZE);
     const path = join(dataDir, 'state');
     await mkdir(dataDir, { recursive: true });
     const db = new ClassicLevel<Buffer, Buffer>(path, { keyEncoding: 'buffer', valueEncoding: 'buffer' });
@@ -104,7 +112,7 @@ export class KvStore {
       const c = await db.get(CONF_STATE_KEY);
       const m = await db.get(MEMBERS_KEY);
       const progress = p ? decodeProgress(p) : { applied: 0, revision: 0, compactRevision: 0 };
-      return new KvStore(db, path, historyWindow, progress, c ? decodeConfState(c) : { voters: [], learners: [] }, m ? decodeMembers(m) : new Map());
+      return new KvStore(db, path, historyWindow, keyCache, progress, c ? decodeConfState(c) : { voters: [], learners: [] }, m ? decodeMembers(m) : new Map());
     } catch (err) {
       await db.close();
       throw new StateStoreError('state_corrupt', path, `cannot read the state metadata: ${(err as Error).message}`, { cause: err });
@@ -219,11 +227,22 @@ export class KvStore {
   private async doApply(entries: CommittedEntry[]): Promise<ApplyResult[]> {
     if (entries.length === 0) return [];
     const decoded = decodeBatch(entries, this.progress.applied);
-    // Every key the batch touches, read at once.
-    const found = decoded.keys.length > 0 ? await this.db.getMany(decoded.keys.map(stateKey)) : [];
-    const current = new Map(decoded.keys.map((k, i) => [k, found[i] ? decodeKeyRecord(found[i]!) : null] as const));
+    // Every key the batch touches: from the cache, the others read from LevelDB at once.
+    const current = new Map<string, KeyMeta | null>();
+    const missing: string[] = [];
+    for (const k of decoded.keys) {
+      const meta = this.keyCache.get(k);
+      if (meta === undefined) missing.push(k);
+      else current.set(k, meta);
+    }
+    if (missing.length > 0) {
+      const found = await this.db.getMany(missing.map(stateKey));
+      for (let i = 0; i < missing.length; i++) current.set(missing[i]!, found[i] ? decodeKeyMeta(found[i]!) : null);
+    }
     const before = { progress: this.progress, members: this.memberMap, confState: this.confStateNow };
     const plan = await writeBatch(this.db, (batch) => planApply(entries, decoded.commands, current, before, this.historyWindow, batch), { sync: false });
+    // Only now that the batch is written: what the keys are after it.
+    for (const [k, meta] of current) this.keyCache.set(k, meta);
     this.progress = plan.state.progress;
     this.memberMap = plan.state.members;
     this.confStateNow = plan.state.confState;
@@ -241,6 +260,7 @@ export class KvStore {
     const snap = decodeSnapshot(data);
     if (snap.applied !== index) throw new Error(`invalid state snapshot: it was taken at index ${snap.applied}, not at ${index}`);
     if (index < this.progress.applied) throw new Error(`refusing to restore a snapshot at index ${index}: the state is already applied up to ${this.progress.applied}`);
+    this.keyCache.clear(); // every key is replaced (also if the write below fails: then the disk decides)
     const members = new Map(snap.members.map((m) => [m.id, m]));
     const progress: Progress = { applied: index, revision: snap.revision, compactRevision: snap.revision };
     await writeBatch(
@@ -248,7 +268,7 @@ export class KvStore {
       async (batch) => {
         for await (const k of this.db.keys(KEY_RANGE)) batch.del(k);
         for await (const k of this.db.keys(HISTORY_RANGE)) batch.del(k);
-        for (const { key, record } of snap.keys) batch.put(stateKey(key), encodeKeyRecord(record));
+        for (const { key, record } of snap.keys) batch.put(stateKey(key), encodeKeyRecord(record, record.value));
         batch.put(PROGRESS_KEY, encodeProgress(progress));
         batch.put(CONF_STATE_KEY, encodeConfState(snap.confState));
         batch.put(MEMBERS_KEY, encodeMembers(members));

@@ -12,10 +12,14 @@ export const PROGRESS_KEY = Buffer.from('a');
 export const CONF_STATE_KEY = Buffer.from('c');
 export const MEMBERS_KEY = Buffer.from('m');
 
-export interface KeyRecord {
+/** What apply needs to know of a key besides its value. */
+export interface KeyMeta {
   createRevision: number;
   modRevision: number;
   version: number;
+}
+
+export interface KeyRecord extends KeyMeta {
   value: Uint8Array;
 }
 
@@ -86,8 +90,8 @@ export function revisionOfHistoryKey(buf: Uint8Array): number {
 export const HISTORY_RANGE = { gte: Buffer.from([HISTORY_PREFIX]), lt: Buffer.from([HISTORY_PREFIX + 1]) };
 export const KEY_RANGE = { gte: Buffer.from([KEY_PREFIX]), lt: Buffer.from([KEY_PREFIX + 1]) };
 
-export function encodeKeyRecord(r: KeyRecord): Buffer {
-  const w = new ByteWriter(24 + r.value.length).varint(r.createRevision).varint(r.modRevision).varint(r.version).raw(r.value);
+export function encodeKeyRecord(meta: KeyMeta, value: Uint8Array): Buffer {
+  const w = new ByteWriter(24 + value.length).varint(meta.createRevision).varint(meta.modRevision).varint(meta.version).raw(value);
   const out = w.finish();
   return Buffer.from(out.buffer, out.byteOffset, out.byteLength);
 }
@@ -95,6 +99,12 @@ export function encodeKeyRecord(r: KeyRecord): Buffer {
 export function decodeKeyRecord(buf: Uint8Array): KeyRecord {
   const r = new ByteReader(buf);
   return { createRevision: r.varint(), modRevision: r.varint(), version: r.varint(), value: r.rest() };
+}
+
+/** A key record's revisions and version, without its value. */
+export function decodeKeyMeta(buf: Uint8Array): KeyMeta {
+  const r = new ByteReader(buf);
+  return { createRevision: r.varint(), modRevision: r.varint(), version: r.varint() };
 }
 
 export function encodeHistoryRecord(h: HistoryRecord): Buffer {
