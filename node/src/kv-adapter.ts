@@ -33,7 +33,8 @@ export class KvStoreAdapter implements StateMachine {
   }
 
   async apply(items: ApplyItem[]): Promise<AppliedResult[]> {
-    const results = await this.store.apply(items.map((i) => ({ ...i.entry, confChange: i.confChange, confState: i.confState })));
+    // The entries as they are (the store only reads them); a conf change carries its decoded change and ConfState.
+    const results = await this.store.apply(items.map((i) => (i.confChange || i.confState ? { ...i.entry, confChange: i.confChange, confState: i.confState } : i.entry)));
     return results.map(toApplied);
   }
 

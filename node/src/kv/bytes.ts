@@ -133,3 +133,45 @@ export function fromUtf8(b: Uint8Array): string {
     throw new MalformedBytesError('invalid UTF-8');
   }
 }
+
+// Exact-size encoding on the hot paths: compute the size, allocate once, write. ASCII strings
+// (request IDs, most keys) are measured and written in JS, cheaper than native UTF-8 calls.
+
+/** Bytes of n as an unsigned LEB128 varint (n a non-negative safe integer). */
+export function varintSize(n: number): number {
+  let size = 1;
+  while (n >= 0x80) {
+    n = Math.floor(n / 0x80);
+    size++;
+  }
+  return size;
+}
+
+/** Writes n as an unsigned LEB128 varint at pos; returns the position after it. */
+export function writeVarint(buf: Uint8Array, pos: number, n: number): number {
+  while (n >= 0x80) {
+    buf[pos++] = (n % 0x80) | 0x80;
+    n = Math.floor(n / 0x80);
+  }
+  buf[pos++] = n;
+  return pos;
+}
+
+/** UTF-8 byte length of s; an ASCII string is counted without encoding it. */
+export function utf8Length(s: string): number {
+  let i = 0;
+  while (i < s.length && s.charCodeAt(i) < 0x80) i++;
+  if (i === s.length) return s.length;
+  return utf8Encoder.encode(s).length;
+}
+
+/** Writes s (whose UTF-8 length is len, from utf8Length) at pos; returns the position after it. */
+export function writeUtf8(buf: Uint8Array, pos: number, s: string, len: number): number {
+  if (len === s.length) {
+    for (let i = 0; i < len; i++) buf[pos + i] = s.charCodeAt(i); // ASCII: one byte per char
+  } else {
+    utf8Encoder.encodeInto(s, buf.subarray(pos, pos + len));
+  }
+  return pos + len;
+}
+

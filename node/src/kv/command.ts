@@ -1,3 +1,4 @@
+import { utf8Length, varintSize, writeUtf8, writeVarint } from './bytes.js';
 import { InvalidCommandError } from './errors.js';
 
 /**
@@ -54,24 +55,6 @@ function checkRevision(rev: number | undefined): void {
   if (rev !== undefined && (!Number.isSafeInteger(rev) || rev < 1)) throw new InvalidCommandError(`cannot encode command: ifMatch must be a revision ≥ 1, got ${rev}`);
 }
 
-function varintSize(n: number): number {
-  let size = 1;
-  while (n >= 0x80) {
-    n = Math.floor(n / 0x80);
-    size++;
-  }
-  return size;
-}
-
-function writeVarint(buf: Uint8Array, pos: number, n: number): number {
-  while (n >= 0x80) {
-    buf[pos++] = (n % 0x80) | 0x80;
-    n = Math.floor(n / 0x80);
-  }
-  buf[pos++] = n;
-  return pos;
-}
-
 // Small encodings are carved out of a shared slab: allocating a fresh ArrayBuffer costs about
 // ten times more than a view on an existing one (Buffer.allocUnsafe pools the same way).
 const SLAB_SIZE = 8192;
@@ -90,25 +73,10 @@ function allocate(size: number): Uint8Array {
   return view;
 }
 
-const utf8Encoder = new TextEncoder();
 const utf8Decoder = new TextDecoder('utf-8', { fatal: true });
 
-/** UTF-8 byte length; ASCII strings (request IDs, most keys) are counted without encoding. */
-function utf8Length(s: string): number {
-  let i = 0;
-  while (i < s.length && s.charCodeAt(i) < 0x80) i++;
-  if (i === s.length) return s.length;
-  return utf8Encoder.encode(s).length;
-}
-
 function writeString(buf: Uint8Array, pos: number, s: string, len: number): number {
-  pos = writeVarint(buf, pos, len);
-  if (len === s.length) {
-    for (let i = 0; i < len; i++) buf[pos + i] = s.charCodeAt(i); // ASCII: one byte per char
-  } else {
-    utf8Encoder.encodeInto(s, buf.subarray(pos, pos + len));
-  }
-  return pos + len;
+  return writeUtf8(buf, writeVarint(buf, pos, len), s, len);
 }
 
 export function encodeCommand(cmd: Command): Uint8Array {

@@ -1,4 +1,4 @@
-import { ByteReader, ByteWriter, fromUtf8, utf8 } from './bytes.js';
+import { ByteReader, ByteWriter, fromUtf8, utf8Length, varintSize, writeUtf8, writeVarint } from './bytes.js';
 
 // Layout of the state LevelDB (one prefix byte per kind of record):
 //   'k' + key (UTF-8)          → KeyRecord: createRevision, modRevision, version (varints), value (tail)
@@ -46,11 +46,14 @@ export interface Progress {
 
 const TWO_32 = 2 ** 32;
 
+// The encoders below run for every applied change: each computes its exact size and fills one
+// Buffer.allocUnsafe (pooled) allocation.
+
 export function stateKey(key: string): Buffer {
-  const k = utf8(key);
-  const buf = Buffer.allocUnsafe(1 + k.length);
+  const len = utf8Length(key);
+  const buf = Buffer.allocUnsafe(1 + len);
   buf[0] = KEY_PREFIX;
-  buf.set(k, 1);
+  writeUtf8(buf, 1, key, len);
   return buf;
 }
 
@@ -91,9 +94,12 @@ export const HISTORY_RANGE = { gte: Buffer.from([HISTORY_PREFIX]), lt: Buffer.fr
 export const KEY_RANGE = { gte: Buffer.from([KEY_PREFIX]), lt: Buffer.from([KEY_PREFIX + 1]) };
 
 export function encodeKeyRecord(meta: KeyMeta, value: Uint8Array): Buffer {
-  const w = new ByteWriter(24 + value.length).varint(meta.createRevision).varint(meta.modRevision).varint(meta.version).raw(value);
-  const out = w.finish();
-  return Buffer.from(out.buffer, out.byteOffset, out.byteLength);
+  const { createRevision, modRevision, version } = meta;
+  const head = varintSize(createRevision) + varintSize(modRevision) + varintSize(version);
+  const buf = Buffer.allocUnsafe(head + value.length);
+  writeVarint(buf, writeVarint(buf, writeVarint(buf, 0, createRevision), modRevision), version);
+  buf.set(value, head);
+  return buf;
 }
 
 export function decodeKeyRecord(buf: Uint8Array): KeyRecord {
@@ -107,11 +113,16 @@ export function decodeKeyMeta(buf: Uint8Array): KeyMeta {
   return { createRevision: r.varint(), modRevision: r.varint(), version: r.varint() };
 }
 
+/** Type (1: put, 2: delete), key (length-prefixed UTF-8), createRevision, version (varints), value (tail). */
 export function encodeHistoryRecord(h: HistoryRecord): Buffer {
-  const w = new ByteWriter(32 + h.key.length * 3 + h.value.length);
-  w.u8(h.type === 'put' ? 1 : 2).bytes(utf8(h.key)).varint(h.createRevision).varint(h.version).raw(h.value);
-  const out = w.finish();
-  return Buffer.from(out.buffer, out.byteOffset, out.byteLength);
+  const keyLen = utf8Length(h.key);
+  const head = 1 + varintSize(keyLen) + keyLen + varintSize(h.createRevision) + varintSize(h.version);
+  const buf = Buffer.allocUnsafe(head + h.value.length);
+  buf[0] = h.type === 'put' ? 1 : 2;
+  const pos = writeUtf8(buf, writeVarint(buf, 1, keyLen), h.key, keyLen);
+  writeVarint(buf, writeVarint(buf, pos, h.createRevision), h.version);
+  buf.set(h.value, head);
+  return buf;
 }
 
 export function decodeHistoryRecord(revision: number, buf: Uint8Array): HistoryRecord {
