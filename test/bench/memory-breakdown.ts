@@ -37,8 +37,17 @@ function statusKiB(pid: number, field: string): number {
   return m ? Number(m[1]) : NaN;
 }
 
+/** The Node flags (before the script) and malloc variables a process was started with. */
+function launchSettings(pid: number): string {
+  const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+  const flags = argv.slice(1, argv.findIndex((a, i) => i > 0 && !a.startsWith('-')));
+  const env = readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').filter((v) => v.startsWith('MALLOC_'));
+  return [...flags, ...env].join(' ') || '(none)';
+}
+
 interface NodeReading {
   name: string;
+  launch: string;
   role: string;
   pid: number;
   hwmKiB: number;
@@ -53,6 +62,7 @@ function render(r: NodeReading): string {
   const s = r.smaps;
   const lines = [
     `${r.name} (${r.role}, pid ${r.pid}): RSS ${MiB(s.rssKiB).trim()} MiB (peak ${MiB(r.hwmKiB).trim()}) = anonymous ${MiB(s.anonKiB).trim()} + file-backed ${MiB(s.fileKiB).trim()}`,
+    `  launched with: ${r.launch}`,
     `  V8 heap committed ${bytesMiB(r.heapTotal)} MiB, used ${bytesMiB(r.heapUsed)} MiB; external (Buffers, ArrayBuffers) ${bytesMiB(r.external)} MiB`,
     `  anonymous not V8 heap (malloc, LevelDB, gRPC, code) ≈ ${MiB(s.anonKiB - r.heapTotal / 1024)} MiB`,
     '  by mapping:',
@@ -84,7 +94,7 @@ async function main(): Promise<void> {
       const status = (await (await fetch(`${url}/v1/status`)).json()) as { role: string };
       const one = (n: string): number => promSamples(metrics, n).get('') ?? NaN;
       readings.push({
-        name: `n${i + 1}`, role: status.role, pid, hwmKiB: statusKiB(pid, 'VmHWM'), smaps: smapsOf(pid),
+        name: `n${i + 1}`, role: status.role, pid, launch: launchSettings(pid), hwmKiB: statusKiB(pid, 'VmHWM'), smaps: smapsOf(pid),
         heapTotal: one('kuorum_process_nodejs_heap_size_total_bytes'), heapUsed: one('kuorum_process_nodejs_heap_size_used_bytes'),
         external: one('kuorum_process_nodejs_external_memory_bytes'), spaces: promSamples(metrics, 'kuorum_process_nodejs_heap_space_size_used_bytes'),
       });
