@@ -48,6 +48,8 @@ function launchSettings(pid: number): string {
 interface NodeReading {
   name: string;
   launch: string;
+  lastIndex: number;
+  snapshotIndex: number;
   role: string;
   pid: number;
   hwmKiB: number;
@@ -63,6 +65,7 @@ function render(r: NodeReading): string {
   const lines = [
     `${r.name} (${r.role}, pid ${r.pid}): RSS ${MiB(s.rssKiB).trim()} MiB (peak ${MiB(r.hwmKiB).trim()}) = anonymous ${MiB(s.anonKiB).trim()} + file-backed ${MiB(s.fileKiB).trim()}`,
     `  launched with: ${r.launch}`,
+    `  Raft log: last index ${r.lastIndex}, snapshot at ${r.snapshotIndex}: ~${r.lastIndex - Math.max(0, r.snapshotIndex - 5000)} entries in the in-memory mirror (default --snapshot-catchup-entries)`,
     `  V8 heap committed ${bytesMiB(r.heapTotal)} MiB, used ${bytesMiB(r.heapUsed)} MiB; external (Buffers, ArrayBuffers) ${bytesMiB(r.external)} MiB`,
     `  anonymous not V8 heap (malloc, LevelDB, gRPC, code) ≈ ${MiB(s.anonKiB - r.heapTotal / 1024)} MiB`,
     '  by mapping:',
@@ -91,10 +94,10 @@ async function main(): Promise<void> {
       const pid = cluster.pids()[i];
       if (pid === undefined) continue;
       const metrics = await (await fetch(`${url}/metrics`)).text();
-      const status = (await (await fetch(`${url}/v1/status`)).json()) as { role: string };
+      const status = (await (await fetch(`${url}/v1/status`)).json()) as { role: string; lastIndex: number; snapshotIndex: number };
       const one = (n: string): number => promSamples(metrics, n).get('') ?? NaN;
       readings.push({
-        name: `n${i + 1}`, role: status.role, pid, launch: launchSettings(pid), hwmKiB: statusKiB(pid, 'VmHWM'), smaps: smapsOf(pid),
+        name: `n${i + 1}`, role: status.role, pid, launch: launchSettings(pid), lastIndex: status.lastIndex, snapshotIndex: status.snapshotIndex, hwmKiB: statusKiB(pid, 'VmHWM'), smaps: smapsOf(pid),
         heapTotal: one('kuorum_process_nodejs_heap_size_total_bytes'), heapUsed: one('kuorum_process_nodejs_heap_size_used_bytes'),
         external: one('kuorum_process_nodejs_external_memory_bytes'), spaces: promSamples(metrics, 'kuorum_process_nodejs_heap_space_size_used_bytes'),
       });
