@@ -12,6 +12,8 @@ import { fileURLToPath } from 'node:url';
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const dataRoot = path.join(repo, '.data');
 const main = path.join(repo, 'dist/node/src/main.js');
+// Node flags and environment every kuorum launch uses (node/src/runtime-settings.ts).
+const { NODE_FLAGS, nodeEnv } = await import(path.join(repo, 'dist/node/src/runtime-settings.js'));
 const basePort = Number(process.env.KUORUM_RUN_BASE_PORT ?? 8081);
 const nodes = [1, 2, 3].map((i) => ({
   name: `n${i}`,
@@ -58,9 +60,9 @@ async function until(what, fn, timeoutMs = 30_000) {
 function start(node, extra) {
   mkdirSync(dataRoot, { recursive: true });
   const log = createWriteStream(path.join(dataRoot, `${node.name}.log`), { flags: 'a' });
-  const args = [main, `--name=${node.name}`, `--data-dir=${node.dataDir}`, `--listen-http=127.0.0.1:${node.http}`, `--listen-peer=127.0.0.1:${node.peer}`, `--advertise-peer=127.0.0.1:${node.peer}`, ...extra];
+  const args = [...NODE_FLAGS, main, `--name=${node.name}`, `--data-dir=${node.dataDir}`, `--listen-http=127.0.0.1:${node.http}`, `--listen-peer=127.0.0.1:${node.peer}`, `--advertise-peer=127.0.0.1:${node.peer}`, ...extra];
   // Own process group: a terminal's Ctrl-C reaches only this script, which stops the nodes once, gracefully.
-  node.proc = spawn(process.execPath, args, { cwd: repo, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  node.proc = spawn(process.execPath, args, { cwd: repo, env: nodeEnv(), stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   node.proc.stdout.pipe(log);
   node.proc.stderr.pipe(log);
   node.proc.on('exit', (code, signal) => {

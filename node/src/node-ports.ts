@@ -36,7 +36,8 @@ export interface AppliedResult {
 export interface CapturedState {
   index: number;
   confState: ConfState;
-  data: Uint8Array;
+  /** The encoded state in parts of about 1 MiB (written to the snapshot file one after another). */
+  parts: Uint8Array[];
 }
 
 export interface StateMachine {

@@ -538,14 +538,15 @@ export class KuorumNode implements NodeApi {
   }
 
   private async recordSnapshot(pending: Promise<CapturedState>, afterBootstrap: boolean): Promise<void> {
-    const { index: applied, confState, data } = await pending;
-    await this.store.createSnapshot(applied, confState, data);
+    const { index: applied, confState, parts } = await pending;
+    const bytes = parts.reduce((n, p) => n + p.length, 0);
+    await this.store.createSnapshot(applied, confState, parts);
     this.lastSnapshotIndex = applied;
-    this.lastSnapshotBytes = data.length;
+    this.lastSnapshotBytes = bytes;
     this.appliedBytesSinceSnapshot = 0;
     const compactTo = afterBootstrap ? applied : applied - this.settings.snapshotCatchupEntries;
     if (compactTo >= this.store.storage.firstIndex()) await this.store.compact(compactTo);
-    this.log.info('created a snapshot', { index: applied, bytes: data.length, compactedTo: Math.max(compactTo, 0) });
+    this.log.info('created a snapshot', { index: applied, bytes, compactedTo: Math.max(compactTo, 0) });
   }
 
   /**

@@ -38,12 +38,18 @@ export async function startNode(cfg: NodeConfig, log: JsonLogger, opts: StartOpt
   if (kv.appliedIndex() < snap.metadata.index) {
     // The state machine's writes are not fsynced: after a crash it may be behind the snapshot.
     log.info('restoring the state machine from the latest snapshot', { applied: kv.appliedIndex(), snapshotIndex: snap.metadata.index });
-    await kv.restore(snap.data, snap.metadata.index);
+    await kv.restore(await store.readSnapshotData(), snap.metadata.index);
   }
 
   const metrics = new NodeMetrics({ processMetrics: opts.processMetrics ?? true });
   const transport = new PeerTransportAdapter(
-    { selfId: identity.memberId, clusterId: identity.clusterId ?? '', logger: log.child({ component: 'transport' }) },
+    {
+      selfId: identity.memberId,
+      clusterId: identity.clusterId ?? '',
+      logger: log.child({ component: 'transport' }),
+      // The Raft log keeps snapshot data on disk only: a lagging follower's snapshot is streamed from the file.
+      snapshotData: (meta) => store.openSnapshotData(meta),
+    },
     `${cfg.listenPeer.host}:${cfg.listenPeer.port}`,
   );
   const ticks = tickSettings(cfg);

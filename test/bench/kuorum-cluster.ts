@@ -12,12 +12,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { freePort } from '../controlplane/free-port.js';
 import { httpJson, trackProcess, until, type BenchCluster, type ClusterTimeouts } from './bench-cluster.js';
+import { NODE_FLAGS, nodeEnv } from '../../node/src/runtime-settings.js';
 import { REPO } from './repo-root.js';
 
 const MAIN = path.join(REPO, 'dist/node/src/main.js');
 
 export interface KuorumClusterOptions extends ClusterTimeouts {
-  /** Node.js flags for the node processes, e.g. ['--cpu-prof', '--cpu-prof-dir=/tmp/p']. */
+  /** Node.js flags for the node processes on top of the runtime settings, e.g. ['--cpu-prof', '--cpu-prof-dir=/tmp/p']. */
   nodeFlags?: string[];
   /** The nodes' --log-level (default warn, so logging costs the bench nothing). */
   logLevel?: string;
@@ -45,6 +46,7 @@ export async function startKuorumCluster(options: KuorumClusterOptions): Promise
 
   const start = (m: Member, extra: string[] = []): void => {
     const args = [
+      ...NODE_FLAGS,
       ...(options.nodeFlags ?? []),
       MAIN,
       `--name=${m.name}`,
@@ -57,7 +59,7 @@ export async function startKuorumCluster(options: KuorumClusterOptions): Promise
       `--log-level=${options.logLevel ?? 'warn'}`,
       ...extra,
     ];
-    const proc = spawn(process.execPath, args, { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
+    const proc = spawn(process.execPath, args, { cwd: REPO, env: nodeEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
     trackProcess(m, proc);
   };
   const status = async (m: Member): Promise<Record<string, unknown>> => {

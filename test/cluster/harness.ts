@@ -10,6 +10,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { NODE_FLAGS, nodeEnv } from '../../node/src/runtime-settings.js';
 
 export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 // A private build (not dist/): other work in the same tree may be rebuilding dist/ at any moment.
@@ -99,6 +100,7 @@ export class NodeProcess {
 
   start(extra: string[] = []): void {
     const args = [
+      ...NODE_FLAGS,
       MAIN,
       `--name=${this.name}`,
       `--data-dir=${this.dataDir}`,
@@ -115,7 +117,7 @@ export class NodeProcess {
       ...(this.options.extraArgs ?? []),
       ...extra,
     ];
-    this.attach(spawn(process.execPath, args, { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] }));
+    this.attach(spawn(process.execPath, args, { cwd: REPO, env: nodeEnv(), stdio: ['ignore', 'pipe', 'pipe'] }));
   }
 
   /** Tracks a started node process: its output (bounded) and its exit. */

@@ -20,6 +20,7 @@ import {
   type ImageConfig,
 } from '../image/buildah.js';
 import { runEntrypoint, type ContainerRun } from '../image/node-in-container.js';
+import { NODE_ENV, NODE_FLAGS } from '../../node/src/runtime-settings.js';
 
 const repo = fileURLToPath(new URL('../..', import.meta.url));
 const baseImage = 'localhost/kuorum-base:24';
@@ -77,8 +78,9 @@ describe('node container image', () => {
     expect(uid).toBe(kuorumUid);
     expect(Object.keys(config.ExposedPorts ?? {}).sort()).toEqual(['7000/tcp', '8080/tcp']);
     expect(Object.keys(config.Volumes ?? {})).toEqual([dataDir]);
-    expect(config.Entrypoint).toEqual(['node', 'dist/node/src/main.js']);
+    expect(config.Entrypoint).toEqual(['node', ...NODE_FLAGS, 'dist/node/src/main.js']);
     expect(config.Env).toContain(`KUORUM_DATA_DIR=${dataDir}`);
+    for (const [name, value] of Object.entries(NODE_ENV)) expect(config.Env).toContain(`${name}=${value}`);
   });
 
   it('ships the compiled node and production dependencies only', async () => {

@@ -1,4 +1,6 @@
+import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { NODE_ENV, NODE_FLAGS } from '../../node/src/runtime-settings.js';
 import { TestCluster, ensureBuilt, waitFor, type NodeProcess } from './harness.js';
 
 describe('replication and failover (3 real node processes)', () => {
@@ -21,6 +23,16 @@ describe('replication and failover (3 real node processes)', () => {
     acked.set(key, value);
     return r.json().revision;
   }
+
+  it('every node process runs with the runtime settings (V8 flags on its command line, malloc tuning in its environment)', () => {
+    for (const n of nodes) {
+      const pid = n.proc!.pid!;
+      const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+      expect(argv.slice(1, 1 + NODE_FLAGS.length)).toEqual([...NODE_FLAGS]);
+      const environ = readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0');
+      for (const [name, value] of Object.entries(NODE_ENV)) expect(environ).toContain(`${name}=${value}`);
+    }
+  });
 
   it('a write through one member is read through another', async () => {
     const leader = await cluster.leader();

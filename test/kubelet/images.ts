@@ -1,5 +1,6 @@
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { NODE_ENV, NODE_FLAGS } from '../../node/src/runtime-settings.js';
 
 /**
  * What a container image means on this machine: there are no images, so each image name maps
@@ -22,8 +23,9 @@ const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export function defaultImages(): ImageMap {
   const node = process.execPath;
   return {
-    'kuorum-node': { entrypoint: [node, join(repoRoot, 'dist/node/src/main.js')] },
-    kuorum: { entrypoint: [node, join(repoRoot, 'dist/node/src/main.js')] },
+    // As node/Dockerfile's ENTRYPOINT and ENV: the runtime settings every kuorum launch uses.
+    'kuorum-node': { entrypoint: [node, ...NODE_FLAGS, join(repoRoot, 'dist/node/src/main.js')], env: { ...NODE_ENV } },
+    kuorum: { entrypoint: [node, ...NODE_FLAGS, join(repoRoot, 'dist/node/src/main.js')], env: { ...NODE_ENV } },
     'kuorum-operator': { entrypoint: [node, join(repoRoot, 'dist/operator/src/main.js')] },
     'e2e-counter-server': { entrypoint: [node, join(repoRoot, 'test/e2e/fixtures/counter-server.js')] },
   };

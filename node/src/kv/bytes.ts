@@ -51,6 +51,10 @@ export class ByteWriter {
     return this;
   }
 
+  get length(): number {
+    return this.len;
+  }
+
   finish(): Uint8Array {
     return this.buf.subarray(0, this.len);
   }

@@ -4,8 +4,8 @@
 //               resolve the waiter of each result's requestId; resultError() gives the typed error
 //   restart:    replay committed entries after kv.appliedIndex; if kv.appliedIndex is below the
 //               log's snapshot index, kv.restore(snapshot.data, snapshot.metadata.index) first
-//   snapshots:  const { index, confState, data } = await kv.captureSnapshot(); then the log's
-//               createSnapshot(index, confState, data) and compact(index - tail)
+//   snapshots:  const { index, confState, parts } = await kv.captureSnapshot(); then the log's
+//               createSnapshot(index, confState, parts) and compact(index - tail)
 //   received:   kv.restore(ready.snapshot.data, ready.snapshot.metadata.index)
 export { decodeCommand, encodeCommand, type Command, type DeleteCommand, type NoopCommand, type PutCommand } from './command.js';
 export { CompactedRevisionError, InvalidCommandError, KeyNotFoundError, PreconditionFailedError, StateStoreError } from './errors.js';

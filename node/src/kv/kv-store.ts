@@ -29,7 +29,7 @@ import {
   type KeyRecord,
   type Progress,
 } from './records.js';
-import { SnapshotEncoder, decodeSnapshot } from './snapshot-codec.js';
+import { SnapshotEncoder, decodeSnapshot, joinParts } from './snapshot-codec.js';
 import { WatchHub, type WatchEvent, type WatchOptions, type Watcher } from './watch.js';
 
 type Db = BytesDb;
@@ -184,17 +184,18 @@ export class KvStore {
    * from that LevelDB snapshot afterwards, so applies keep going while a large state is encoded.
    */
   async snapshotData(): Promise<Uint8Array> {
-    return (await this.captureSnapshot()).data;
+    return joinParts((await this.captureSnapshot()).parts);
   }
 
   /**
    * The state's snapshot together with the index and ConfState it was taken at, read at the
    * same point (later applies cannot slip in between): what RaftLogStore.createSnapshot needs.
+   * The data comes in parts of about 1 MiB (joined, they are what restore() takes).
    */
-  async captureSnapshot(): Promise<{ index: number; confState: ConfState; data: Uint8Array }> {
+  async captureSnapshot(): Promise<{ index: number; confState: ConfState; parts: Uint8Array[] }> {
     const view = await this.serialize(() => Promise.resolve(this.takeView()));
     try {
-      return { index: view.header.applied, confState: view.header.confState, data: await encodeView(this.db, view) };
+      return { index: view.header.applied, confState: view.header.confState, parts: await encodeView(this.db, view) };
     } finally {
       await view.dbSnapshot.close();
     }
@@ -294,8 +295,8 @@ interface StateView {
   dbSnapshot: ReturnType<Db['snapshot']>;
 }
 
-async function encodeView(db: Db, view: StateView): Promise<Uint8Array> {
+async function encodeView(db: Db, view: StateView): Promise<Uint8Array[]> {
   const enc = new SnapshotEncoder(view.header);
   for await (const [k, v] of db.iterator({ ...KEY_RANGE, snapshot: view.dbSnapshot })) enc.key(k.subarray(1), decodeKeyRecord(v));
-  return enc.finish();
+  return enc.finishParts();
 }

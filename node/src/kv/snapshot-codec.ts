@@ -18,8 +18,25 @@ export interface StateSnapshot {
   keys: Array<{ key: string; record: KeyRecord }>;
 }
 
+/** Size the encoding is cut at: a large state is written out in parts of about this size, never as one buffer. */
+export const SNAPSHOT_PART_BYTES = 1024 * 1024;
+
+/** The parts of an encoded snapshot joined into one buffer. */
+export function joinParts(parts: readonly Uint8Array[]): Uint8Array {
+  if (parts.length === 1) return parts[0]!;
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
 export class SnapshotEncoder {
-  private readonly w = new ByteWriter(4096);
+  private w = new ByteWriter(4096);
+  private readonly parts: Uint8Array[] = [];
+  private crc = 0;
 
   constructor(head: Omit<StateSnapshot, 'keys'>) {
     const w = this.w;
@@ -36,14 +53,29 @@ export class SnapshotEncoder {
   /** Adds one key's record; `key` is the raw UTF-8 key. */
   key(key: Uint8Array, record: KeyRecord): void {
     this.w.u8(1).bytes(key).varint(record.createRevision).varint(record.modRevision).varint(record.version).bytes(record.value);
+    if (this.w.length >= SNAPSHOT_PART_BYTES) this.cut();
+  }
+
+  /** The encoding in parts of about SNAPSHOT_PART_BYTES (the checksum runs over all of them). */
+  finishParts(): Uint8Array[] {
+    this.w.u8(0);
+    const body = this.w.finish();
+    const crc = crc32(body, this.crc);
+    this.w.u8(crc >>> 24).u8((crc >>> 16) & 0xff).u8((crc >>> 8) & 0xff).u8(crc & 0xff);
+    this.parts.push(this.w.finish());
+    return this.parts;
   }
 
   finish(): Uint8Array {
-    this.w.u8(0);
-    const body = this.w.finish();
-    const crc = crc32(body);
-    this.w.u8(crc >>> 24).u8((crc >>> 16) & 0xff).u8((crc >>> 8) & 0xff).u8(crc & 0xff);
-    return this.w.finish();
+    return joinParts(this.finishParts());
+  }
+
+  private cut(): void {
+    const part = this.w.finish();
+    this.crc = crc32(part, this.crc);
+    this.parts.push(part);
+    // Room for a part and its last record, so that a part rarely grows (and copies) its buffer.
+    this.w = new ByteWriter(SNAPSHOT_PART_BYTES + 64 * 1024);
   }
 }
 

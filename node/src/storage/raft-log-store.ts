@@ -22,7 +22,10 @@ import {
   entryKey,
   type LogPosition,
 } from './log-codec.js';
-import { pruneSnapshotFiles, readSnapshotFile, writeSnapshotFile, type SnapshotFileRef } from './snapshot-files.js';
+import { openSnapshotFile, pruneSnapshotFiles, readSnapshotFile, verifySnapshotFile, writeSnapshotFile, type SnapshotFileReader, type SnapshotFileRef } from './snapshot-files.js';
+
+/** The mirror's snapshots carry metadata only: their data stays in the file. */
+const NO_DATA = new Uint8Array();
 
 /** What one Ready asks to persist. */
 export interface LogUpdate {
@@ -50,6 +53,9 @@ interface SnapshotRecord extends SnapshotFileRef {
  * shows what a crash could take back. Calls are serialized in the order they are made.
  * After a failed write the store refuses further writes (the disk state is unknown): the
  * node must stop and restart from what is on disk.
+ *
+ * The mirror's snapshot holds metadata only (its `data` is empty), so a large state is not kept
+ * in memory twice: readSnapshotData() and openSnapshotData() read it from the file.
  */
 export class RaftLogStore {
   readonly storage: MemoryStorage;
@@ -106,13 +112,31 @@ export class RaftLogStore {
    * The file is written before the call joins the write queue, so saves are not held up while a
    * large snapshot goes to disk; only recording it runs in order with them.
    */
-  async createSnapshot(index: number, confState: ConfState, data: Uint8Array): Promise<Snapshot> {
+  async createSnapshot(index: number, confState: ConfState, data: Uint8Array | readonly Uint8Array[]): Promise<Snapshot> {
     this.checkSnapshotIndex(index);
     const term = this.storage.term(index); // throws CompactedError below the log
     // A failure here leaves at most an unreferenced file (pruned later); the log is untouched.
     const ref = await writeSnapshotFile(this.snapDir, index, term, data);
     const record: SnapshotRecord = { ...ref, confState: { voters: [...confState.voters], learners: [...confState.learners] } };
-    return this.serialize(() => this.doCreateSnapshot(record, data));
+    return this.serialize(() => this.doCreateSnapshot(record));
+  }
+
+  /** The current snapshot's data, read from its file and verified (empty when there is none). */
+  async readSnapshotData(): Promise<Uint8Array> {
+    return this.snap ? readSnapshotFile(this.snapDir, this.snap) : new Uint8Array();
+  }
+
+  /**
+   * A reader of the data of the snapshot with this index and term, which must be the current one
+   * (a newer snapshot replaced it: throws, and the caller retries with the newer one). The file
+   * is opened now: pruned later, it stays readable through the reader until closed.
+   */
+  async openSnapshotData(meta: { index: number; term: number }): Promise<SnapshotFileReader> {
+    const snap = this.snap;
+    if (!snap || snap.index !== meta.index || snap.term !== meta.term) {
+      throw new Error(`no snapshot at index ${meta.index} term ${meta.term} on disk (the current one is at ${snap ? `index ${snap.index} term ${snap.term}` : 'none'})`);
+    }
+    return openSnapshotFile(this.snapDir, snap);
   }
 
   /** Drops log entries up to and including `upTo`, which must be covered by the snapshot. Already compacted: no-op. */
@@ -197,7 +221,7 @@ export class RaftLogStore {
   private async afterSave(update: LogUpdate, { entries, newSnap }: { entries: Entry[]; newSnap: SnapshotRecord | null }): Promise<void> {
     const mirror = this.storage;
     if (update.snapshot && newSnap) {
-      mirror.applySnapshot(update.snapshot);
+      mirror.applySnapshot({ metadata: update.snapshot.metadata, data: NO_DATA });
       this.snap = newSnap;
     }
     if (entries.length > 0) mirror.append(entries);
@@ -212,7 +236,7 @@ export class RaftLogStore {
     if (index > mirror.lastIndex()) throw new UnavailableError(index);
   }
 
-  private async doCreateSnapshot(record: SnapshotRecord, data: Uint8Array): Promise<Snapshot> {
+  private async doCreateSnapshot(record: SnapshotRecord): Promise<Snapshot> {
     const mirror = this.storage;
     // Saves ran while the file was written: a snapshot received meanwhile may supersede this one
     // (and its save pruned this file), or the log may have been truncated below its index.
@@ -220,7 +244,7 @@ export class RaftLogStore {
     if (mirror.term(record.index) !== record.term) throw new Error(`the log changed under the snapshot at index ${record.index}; not recorded`);
     await access(join(this.snapDir, record.file));
     await this.write(true, (batch) => batch.put(SNAPSHOT_META_KEY, encodeSnapshotRecord(record)));
-    const snap = mirror.createSnapshot(record.index, record.confState, data);
+    const snap = mirror.createSnapshot(record.index, record.confState, NO_DATA);
     this.snap = record;
     await pruneSnapshotFiles(this.snapDir, record.file);
     return snap;
@@ -304,7 +328,8 @@ async function loadMirror(db: BytesLevel, raftDir: string, snapDir: string): Pro
 
   const snapIndex = snap?.index ?? 0;
   if (compacted.index > snapIndex) throw corrupt(`entries up to ${compacted.index} were dropped but the snapshot is only at ${snapIndex}`);
-  const data = snap ? await readSnapshotFile(snapDir, snap) : new Uint8Array();
+  if (snap) await verifySnapshotFile(snapDir, snap);
+  const data = NO_DATA;
 
   const storage = new MemoryStorage();
   if (snap && compacted.index === snap.index) {

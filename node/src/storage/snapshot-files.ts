@@ -1,4 +1,4 @@
-import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rm, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { DataDirError } from './errors.js';
@@ -31,20 +31,47 @@ function getU64(buf: Buffer, offset: number): number {
   return buf.readUInt32BE(offset) * TWO_32 + buf.readUInt32BE(offset + 4);
 }
 
-/** Writes the snapshot data durably (tmp + fsync + rename + dir fsync) and returns its reference. */
-export async function writeSnapshotFile(snapDir: string, index: number, term: number, data: Uint8Array): Promise<SnapshotFileRef> {
+/**
+ * Writes the snapshot data durably (tmp + fsync + rename + dir fsync) and returns its reference.
+ * `data` may come in parts (e.g. ~1 MiB each, as the state machine encodes it): they are written
+ * one after another, never joined into one buffer.
+ */
+export async function writeSnapshotFile(snapDir: string, index: number, term: number, data: Uint8Array | readonly Uint8Array[]): Promise<SnapshotFileRef> {
   await mkdir(snapDir, { recursive: true });
-  const buf = Buffer.allocUnsafe(HEADER + data.length);
-  MAGIC.copy(buf, 0);
-  putU64(buf, 12, index);
-  putU64(buf, 20, term);
-  putU64(buf, 28, data.length);
-  buf.set(data, HEADER);
-  const crc = crc32(buf.subarray(12));
-  buf.writeUInt32BE(crc, 8);
+  const parts = data instanceof Uint8Array ? [data] : data;
+  const length = parts.reduce((n, p) => n + p.length, 0);
+  const header = Buffer.alloc(HEADER);
+  MAGIC.copy(header, 0);
+  putU64(header, 12, index);
+  putU64(header, 20, term);
+  putU64(header, 28, length);
+  let crc = crc32(header.subarray(12));
+  for (const p of parts) crc = crc32(p, crc);
+  header.writeUInt32BE(crc, 8);
   const file = snapshotFileName(index, term);
-  await writeFileAtomic(join(snapDir, file), buf);
+  await writeFileAtomic(join(snapDir, file), [header, ...parts]);
   return { file, index, term, crc };
+}
+
+function snapshotCorrupt(path: string, what: string): DataDirError {
+  return new DataDirError('snapshot_corrupt', path, `the snapshot file is corrupted: ${what}`);
+}
+
+function unreadable(path: string, err: unknown): DataDirError {
+  return new DataDirError('snapshot_corrupt', path, `the snapshot file recorded in the Raft log cannot be read: ${(err as Error).message}`, { cause: err });
+}
+
+/** Checks a file's header against its reference; returns the data length. */
+function checkHeader(path: string, ref: SnapshotFileRef, head: Buffer, fileSize: number): number {
+  if (head.length < HEADER || !head.subarray(0, MAGIC.length).equals(MAGIC)) throw snapshotCorrupt(path, 'bad header (truncated or not a kuorum snapshot)');
+  const stored = head.readUInt32BE(8);
+  if (stored !== ref.crc) throw snapshotCorrupt(path, `checksum mismatch (recorded ${ref.crc.toString(16)}, header ${stored.toString(16)})`);
+  const index = getU64(head, 12);
+  const term = getU64(head, 20);
+  const length = getU64(head, 28);
+  if (index !== ref.index || term !== ref.term) throw snapshotCorrupt(path, `holds index ${index} term ${term}, expected index ${ref.index} term ${ref.term}`);
+  if (length !== fileSize - HEADER) throw snapshotCorrupt(path, `data length ${length} does not match the file size`);
+  return length;
 }
 
 /** Reads and verifies a snapshot file; any damage is a DataDirError naming the file. */
@@ -54,21 +81,78 @@ export async function readSnapshotFile(snapDir: string, ref: SnapshotFileRef): P
   try {
     buf = await readFile(path);
   } catch (err) {
-    throw new DataDirError('snapshot_corrupt', path, `the snapshot file recorded in the Raft log cannot be read: ${(err as Error).message}`, { cause: err });
+    throw unreadable(path, err);
   }
-  const bad = (what: string): DataDirError => new DataDirError('snapshot_corrupt', path, `the snapshot file is corrupted: ${what}`);
-  if (buf.length < HEADER || !buf.subarray(0, MAGIC.length).equals(MAGIC)) throw bad('bad header (truncated or not a kuorum snapshot)');
-  const stored = buf.readUInt32BE(8);
+  const length = checkHeader(path, ref, buf.subarray(0, HEADER), buf.length);
   const actual = crc32(buf.subarray(12));
-  if (stored !== actual || stored !== ref.crc) {
-    throw bad(`checksum mismatch (recorded ${ref.crc.toString(16)}, header ${stored.toString(16)}, content ${actual.toString(16)})`);
-  }
-  const index = getU64(buf, 12);
-  const term = getU64(buf, 20);
-  const length = getU64(buf, 28);
-  if (index !== ref.index || term !== ref.term) throw bad(`holds index ${index} term ${term}, expected index ${ref.index} term ${ref.term}`);
-  if (length !== buf.length - HEADER) throw bad(`data length ${length} does not match the file size`);
+  if (actual !== ref.crc) throw snapshotCorrupt(path, `checksum mismatch (recorded ${ref.crc.toString(16)}, content ${actual.toString(16)})`);
   return new Uint8Array(buf.buffer, buf.byteOffset + HEADER, length);
+}
+
+/** The data of a snapshot file, read in chunks from a file opened once (it stays readable if pruned meanwhile). */
+export interface SnapshotFileReader {
+  /** Data length in bytes (without the file header). */
+  readonly length: number;
+  /**
+   * The data in chunks of at most chunkBytes. The checksum is verified as it goes: on a mismatch
+   * the last chunk is withheld and the iteration throws, so a damaged file is never handed out whole.
+   */
+  chunks(chunkBytes: number): AsyncGenerator<Uint8Array>;
+  close(): Promise<void>;
+}
+
+export async function openSnapshotFile(snapDir: string, ref: SnapshotFileRef): Promise<SnapshotFileReader> {
+  const path = join(snapDir, ref.file);
+  let handle: FileHandle;
+  try {
+    handle = await open(path, 'r');
+  } catch (err) {
+    throw unreadable(path, err);
+  }
+  try {
+    const size = (await handle.stat()).size;
+    const head = Buffer.alloc(HEADER);
+    const { bytesRead } = await handle.read(head, 0, HEADER, 0);
+    const length = checkHeader(path, ref, head.subarray(0, bytesRead), size);
+    let closed = false;
+    const close = async (): Promise<void> => {
+      if (closed) return;
+      closed = true;
+      await handle.close();
+    };
+    async function* chunks(chunkBytes: number): AsyncGenerator<Uint8Array> {
+      let crc = crc32(head.subarray(12));
+      let pos = 0;
+      try {
+        while (pos < length) {
+          const want = Math.min(chunkBytes, length - pos);
+          const chunk = Buffer.allocUnsafe(want);
+          let got = 0;
+          while (got < want) {
+            const r = await handle.read(chunk, got, want - got, HEADER + pos + got);
+            if (r.bytesRead === 0) throw snapshotCorrupt(path, `ends after ${pos + got} of ${length} data bytes`);
+            got += r.bytesRead;
+          }
+          pos += want;
+          crc = crc32(chunk, crc);
+          if (pos === length && crc !== ref.crc) throw snapshotCorrupt(path, `checksum mismatch (recorded ${ref.crc.toString(16)}, content ${crc.toString(16)})`);
+          yield chunk;
+        }
+      } finally {
+        await close();
+      }
+    }
+    return { length, chunks, close };
+  } catch (err) {
+    await handle.close();
+    throw err;
+  }
+}
+
+/** Verifies a snapshot file's checksum reading it in chunks (nothing kept in memory). */
+export async function verifySnapshotFile(snapDir: string, ref: SnapshotFileRef): Promise<void> {
+  const reader = await openSnapshotFile(snapDir, ref);
+  for await (const chunk of reader.chunks(1024 * 1024)) void chunk;
 }
 
 /** Removes every snapshot file and leftover temp file except `keep` (null: remove all). */

@@ -59,6 +59,16 @@ function bytesIn(value: Uint8Array | undefined | null): Uint8Array {
   return new Uint8Array(value.buffer, value.byteOffset, value.byteLength);
 }
 
+/**
+ * A copy of the received bytes in a buffer of their own, exactly their size. For entry data: an
+ * entry lives on in the Raft log's in-memory mirror for thousands of entries, and a view would
+ * keep the whole received gRPC message (up to megabytes of other entries) alive with it.
+ */
+function bytesOwned(value: Uint8Array | undefined | null): Uint8Array {
+  if (!value || value.byteLength === 0) return new Uint8Array();
+  return new Uint8Array(value);
+}
+
 function bytesOut(value: Uint8Array, field: string): Uint8Array {
   if (!(value instanceof Uint8Array)) throw new CodecError(`${field} must be a Uint8Array`);
   return value;
@@ -78,7 +88,7 @@ function encodeEntry(e: Entry): WireEntry {
 function decodeEntry(w: WireEntry): Entry {
   const type = ENTRY_TYPE_NUMBERS[w.type];
   if (type === undefined) throw new CodecError(`unknown entry type number ${w.type}`);
-  return { term: u64In(w.term, 'entry.term'), index: u64In(w.index, 'entry.index'), type, data: bytesIn(w.data) };
+  return { term: u64In(w.term, 'entry.term'), index: u64In(w.index, 'entry.index'), type, data: bytesOwned(w.data) };
 }
 
 function encodeSnapshot(s: Snapshot): WireSnapshot {

@@ -1,5 +1,5 @@
 import type * as grpc from '@grpc/grpc-js';
-import type { Logger, NodeId } from '../raft/types.js';
+import type { Logger, NodeId, SnapshotMetadata } from '../raft/types.js';
 import { DEFAULT_BACKOFF, type BackoffOptions } from './backoff.js';
 
 export interface PeerTransportOptions {
@@ -33,9 +33,26 @@ export interface PeerTransportOptions {
   shutdownGraceMs?: number;
   /** Source of randomness for jitter (default Math.random). */
   random?: () => number;
+  /**
+   * Where the data of a 'snap' message that carries none comes from (e.g. the snapshot file on
+   * disk, so the data need not be held in memory): called once per transfer with the message's
+   * snapshot metadata. Without it, such a snapshot is sent with empty data.
+   */
+  snapshotData?: (metadata: SnapshotMetadata) => Promise<SnapshotDataSource>;
 }
 
-export type ResolvedOptions = Required<Omit<PeerTransportOptions, 'backoff' | 'logger'>> & { backoff: BackoffOptions; logger: Logger };
+/** Snapshot data read in chunks; `chunks` throws when the data turns out damaged (the transfer then fails). */
+export interface SnapshotDataSource {
+  readonly length: number;
+  chunks(chunkBytes: number): AsyncIterable<Uint8Array>;
+  close(): Promise<void>;
+}
+
+export type ResolvedOptions = Required<Omit<PeerTransportOptions, 'backoff' | 'logger' | 'snapshotData'>> & {
+  backoff: BackoffOptions;
+  logger: Logger;
+  snapshotData: PeerTransportOptions['snapshotData'];
+};
 
 const MiB = 1024 * 1024;
 
@@ -59,6 +76,7 @@ export function resolveOptions(o: PeerTransportOptions): ResolvedOptions {
     backoff: { ...DEFAULT_BACKOFF, ...o.backoff },
     shutdownGraceMs: o.shutdownGraceMs ?? 2_000,
     random: o.random ?? Math.random,
+    snapshotData: o.snapshotData,
   };
   if (r.maxBatchBytes >= r.maxMessageBytes) throw new Error('maxBatchBytes must be below maxMessageBytes');
   if (r.snapshotChunkBytes >= r.maxMessageBytes) throw new Error('snapshotChunkBytes must be below maxMessageBytes');

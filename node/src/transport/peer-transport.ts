@@ -212,13 +212,14 @@ export class PeerTransport {
   private startSnapshot(peer: Peer, m: Message): void {
     if (peer.snapshot) return this.reportDrop(peer.id, 'snapshotInFlight', 1, 'a snapshot transfer to this peer is already in flight');
     const index = m.snapshot?.metadata.index;
-    const bytes = m.snapshot?.data.length;
+    const bytes = m.snapshot?.data.length || undefined; // unknown here when read from the snapshot file
     const counters = this.counters.peer(peer.id);
     let transfer: SnapshotTransfer;
     try {
       transfer = sendSnapshot(peer.client, this.metadataFor(peer.id), m, {
         chunkBytes: this.o.snapshotChunkBytes,
         timeoutMs: this.o.snapshotTimeoutMs,
+        snapshotData: this.o.snapshotData,
       });
     } catch (err) {
       // The core waits for a snapshot status either way; report the failure asynchronously like any other.

@@ -1,16 +1,21 @@
 // Streams one 'snap' message to a peer: header (the message, snapshot data left out), the data
 // in chunks, then a trailer with the total length and SHA-256. Each chunk is written only after
-// gRPC took the previous one, so at most one chunk is buffered beyond the snapshot itself.
+// gRPC took the previous one, so at most one chunk is buffered beyond the snapshot itself. The
+// data is the message's own or, when it carries none, read chunk by chunk from a source (the
+// snapshot file) that verifies its checksum: a damaged file fails the transfer before its trailer.
 import { createHash } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
 import type { Message } from '../raft/types.js';
 import { encodeMessage } from './codec.js';
+import type { PeerTransportOptions, SnapshotDataSource } from './options.js';
 import { METHOD, peerMethod } from './peer-service.js';
 import type { WireSnapshotAck, WireSnapshotChunk } from './wire-types.js';
 
 export interface SnapshotSendOptions {
   chunkBytes: number;
   timeoutMs: number;
+  /** Reads the data of a message whose snapshot carries none (see PeerTransportOptions.snapshotData). */
+  snapshotData?: PeerTransportOptions['snapshotData'];
 }
 
 /** A started snapshot transfer; `done` settles when the receiver accepted or refused it. */
@@ -19,19 +24,32 @@ export interface SnapshotTransfer {
   cancel(): void;
 }
 
+function inMemory(data: Uint8Array): SnapshotDataSource {
+  return {
+    length: data.length,
+    async *chunks(chunkBytes: number) {
+      for (let offset = 0; offset < data.length; offset += chunkBytes) yield data.subarray(offset, Math.min(data.length, offset + chunkBytes));
+    },
+    close: async () => {},
+  };
+}
+
 export function sendSnapshot(client: grpc.Client, metadata: grpc.Metadata, message: Message, opts: SnapshotSendOptions): SnapshotTransfer {
   const snapshot = message.snapshot;
   if (message.type !== 'snap' || !snapshot) {
     return { done: Promise.reject(new Error(`not a snapshot message: type ${message.type}`)), cancel() {} };
   }
   const header = encodeMessage({ ...message, snapshot: { metadata: snapshot.metadata, data: new Uint8Array() } });
-  const data = snapshot.data;
+  const fromSource = snapshot.data.length === 0 && opts.snapshotData !== undefined;
   const method = peerMethod(METHOD.sendSnapshot);
 
   let finished = false;
   let onFinished: () => void = () => {};
   const finishedSignal = new Promise<void>((resolve) => (onFinished = resolve));
   let call: grpc.ClientWritableStream<WireSnapshotChunk> | undefined;
+  let total = fromSource ? -1 : snapshot.data.length;
+  /** Why this side gave up (the source could not be read or its data is damaged). */
+  let failure: Error | undefined;
 
   const done = new Promise<void>((resolve, reject) => {
     call = client.makeClientStreamRequest<WireSnapshotChunk, WireSnapshotAck>(
@@ -43,9 +61,10 @@ export function sendSnapshot(client: grpc.Client, metadata: grpc.Metadata, messa
       (err, ack) => {
         finished = true;
         onFinished();
+        if (failure) return reject(failure);
         if (err) return reject(err);
         const received = Number(ack?.receivedBytes ?? -1);
-        if (received !== data.length) return reject(new Error(`receiver acknowledged ${received} of ${data.length} snapshot bytes`));
+        if (received !== total) return reject(new Error(`receiver acknowledged ${received} of ${total} snapshot bytes`));
         resolve();
       },
     );
@@ -61,16 +80,28 @@ export function sendSnapshot(client: grpc.Client, metadata: grpc.Metadata, messa
   };
 
   void (async () => {
-    if (!(await write({ header: { message: header } }))) return;
-    const hash = createHash('sha256');
-    for (let offset = 0; offset < data.length; offset += opts.chunkBytes) {
-      const part = data.subarray(offset, Math.min(data.length, offset + opts.chunkBytes));
-      hash.update(part);
-      if (!(await write({ data: { offset, data: part } }))) return;
+    const source = fromSource ? await opts.snapshotData!(snapshot.metadata) : inMemory(snapshot.data);
+    try {
+      total = source.length;
+      if (!(await write({ header: { message: header } }))) return;
+      const hash = createHash('sha256');
+      let offset = 0;
+      for await (const part of source.chunks(opts.chunkBytes)) {
+        hash.update(part);
+        if (!(await write({ data: { offset, data: part } }))) return;
+        offset += part.length;
+      }
+      if (offset !== total) throw new Error(`snapshot source gave ${offset} of ${total} bytes`);
+      if (!(await write({ trailer: { totalBytes: total, sha256: hash.digest() } }))) return;
+      call?.end();
+    } finally {
+      await source.close();
     }
-    if (!(await write({ trailer: { totalBytes: data.length, sha256: hash.digest() } }))) return;
-    call?.end();
-  })().catch(() => call?.cancel()); // the status callback then rejects `done`
+  })().catch((err: unknown) => {
+    // No trailer went out: the receiver drops what arrived. The status callback then rejects `done` with this reason.
+    failure = new Error(`cannot send snapshot ${snapshot.metadata.index}: ${(err as Error).message ?? String(err)}`, { cause: err });
+    call?.cancel();
+  });
 
   return {
     done,

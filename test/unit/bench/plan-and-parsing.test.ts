@@ -4,6 +4,7 @@ import { areaOf, summarizeProfile, type CpuProfile } from '../../bench/cpu-profi
 import { loadgenFlags } from '../../bench/loadgen-runner.js';
 import { parseCpuSeconds } from '../../bench/proc-cpu.js';
 import { parseVmRssMiB } from '../../bench/proc-rss.js';
+import { parseSmaps } from '../../bench/proc-smaps.js';
 import { promValue } from '../../bench/prom-text.js';
 
 describe('bench plan', () => {
@@ -73,5 +74,42 @@ describe('Prometheus text', () => {
     expect(promValue(text, 'kuorum_fsync_duration_seconds_count')).toBe(42);
     expect(promValue(text, 'kuorum_fsync_duration_seconds_sum')).toBe(1.5);
     expect(promValue(text, 'kuorum_missing')).toBe(0);
+  });
+});
+
+describe('smaps breakdown', () => {
+  it('splits resident memory into anonymous and file-backed, by mapping group and anonymous size', () => {
+    const text = [
+      '00400000-04000000 r-xp 00000000 08:01 123 /usr/local/bin/node',
+      'Size:              61440 kB',
+      'Rss:               40000 kB',
+      'Anonymous:             0 kB',
+      '05000000-09000000 rw-p 00000000 00:00 0 [heap]',
+      'Size:              65536 kB',
+      'Rss:               30000 kB',
+      'Anonymous:         30000 kB',
+      '7f0000000000-7f0000040000 rw-p 00000000 00:00 0 ',
+      'Size:                256 kB',
+      'Rss:                 200 kB',
+      'Anonymous:           200 kB',
+      '7f1000000000-7f1004000000 rw-p 00000000 00:00 0 ',
+      'Size:              65536 kB',
+      'Rss:               10000 kB',
+      'Anonymous:         10000 kB',
+      '7f2000000000-7f2000100000 r--s 00000000 08:01 9 /data/raft/000005.ldb',
+      'Size:               1024 kB',
+      'Rss:                1000 kB',
+      'Anonymous:             0 kB',
+      '7f3000000000-7f3000100000 r-xp 00000000 08:01 9 /x/classic-level/prebuilds/linux-x64/classic-level.node',
+      'Size:               1024 kB',
+      'Rss:                 300 kB',
+      'Anonymous:             0 kB',
+    ].join('\n');
+    const s = parseSmaps(text);
+    expect(s.rssKiB).toBe(81500);
+    expect(s.anonKiB).toBe(40200);
+    expect(s.fileKiB).toBe(41300);
+    expect(s.groups).toEqual({ 'node binary': 40000, '[heap]': 30000, '[anon]': 10200, 'other files': 1000, 'addon classic-level.node': 300 });
+    expect(s.anonBySize).toEqual({ '≤256K': { count: 1, rssKiB: 200 }, '≤64M': { count: 1, rssKiB: 10000 } });
   });
 });

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { CompactedRevisionError, KvStore, type KvStore as Store } from '../../../node/src/kv/index.js';
+import { SNAPSHOT_PART_BYTES, joinParts } from '../../../node/src/kv/snapshot-codec.js';
 import { useTempDirs } from '../storage/temp-dir.js';
 import { EntryBuilder, text } from './kv-fixtures.js';
 
@@ -22,7 +23,8 @@ describe('KvStore snapshot and restore', () => {
       b.put('c/\u2603', 'snow'),
       b.conf('addLearner', 'bb', { voters: ['aa'], learners: ['bb'] }, { name: 'kv-1', peerAddress: '127.0.0.1:7001' }),
     ]);
-    const { index, confState, data } = await source.captureSnapshot();
+    const { index, confState, parts } = await source.captureSnapshot();
+    const data = joinParts(parts);
     expect(index).toBe(7);
     expect(confState).toEqual({ voters: ['aa'], learners: ['bb'] });
     expect(await source.snapshotData()).toEqual(data);
@@ -92,7 +94,7 @@ describe('KvStore snapshot capture', () => {
     const snap = await pending;
     expect(snap.index).toBe(2);
     const target = await KvStore.open(await tempDir());
-    await target.restore(snap.data, snap.index);
+    await target.restore(joinParts(snap.parts), snap.index);
     expect((await target.list('', 10)).items.map((i) => [i.key, text(i.value)])).toEqual([
       ['a', '1'],
       ['b', '1'],
@@ -101,4 +103,20 @@ describe('KvStore snapshot capture', () => {
     await source.close();
     await target.close();
   });
+
+  it('encodes a large state in parts of about 1 MiB that decode, joined, to the same state', async () => {
+    const source = await KvStore.open(await tempDir());
+    const b = new EntryBuilder();
+    const value = 'v'.repeat(1000);
+    await source.apply(Array.from({ length: 3000 }, (_, i) => b.put(`k${String(i).padStart(5, '0')}`, value)));
+    const { index, parts } = await source.captureSnapshot();
+    expect(parts.length).toBeGreaterThanOrEqual(3);
+    for (const p of parts) expect(p.length).toBeLessThanOrEqual(SNAPSHOT_PART_BYTES + 1100);
+    const target = await KvStore.open(await tempDir());
+    await target.restore(joinParts(parts), index);
+    expect(await dump(target)).toEqual(await dump(source));
+    await source.close();
+    await target.close();
+  });
 });
+

@@ -26,7 +26,7 @@ async function checkRecovered(dir: string, acked: Acked | null): Promise<void> {
     }
     expect(hs.commit).toBeLessThanOrEqual(last);
     expect(first - 1).toBeLessThanOrEqual(snap.metadata.index);
-    if (snap.metadata.index > 0) expect(decoder.decode(snap.data)).toBe(String(snap.metadata.index));
+    if (snap.metadata.index > 0) expect(decoder.decode(await store.readSnapshotData())).toBe(String(snap.metadata.index));
     let prevTerm = s.term(first - 1);
     if (last >= first) {
       const entries = s.entries(first, last + 1, 0);

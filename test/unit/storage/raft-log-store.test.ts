@@ -1,4 +1,4 @@
-import { readdir } from 'node:fs/promises';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CompactedError, SnapshotOutOfDateError, UnavailableError, type Entry, type Snapshot } from '../../../node/src/raft/index.js';
@@ -76,7 +76,8 @@ describe('RaftLogStore', () => {
     expect(s.term(4)).toBe(2);
     expect(() => s.term(3)).toThrow(CompactedError);
     expect(s.snapshot().metadata).toEqual({ index: 6, term: 3, confState: { voters: ['a', 'b'], learners: ['c'] } });
-    expect(s.snapshot().data).toEqual(data);
+    expect(s.snapshot().data).toEqual(new Uint8Array()); // the mirror holds metadata only
+    expect(await store.readSnapshotData()).toEqual(data);
     expect(s.initialState().confState).toEqual({ voters: ['a', 'b'], learners: ['c'] });
     expect(logOf(store)).toEqual(ents(1, [1, 1, 2, 2, 2, 3, 3, 3]).slice(4));
     // A newer snapshot replaces the older file.
@@ -86,7 +87,7 @@ describe('RaftLogStore', () => {
     store = await reopen(store, dir);
     expect(store.storage.firstIndex()).toBe(9);
     expect(store.storage.term(8)).toBe(3);
-    expect(store.storage.snapshot().data).toEqual(new Uint8Array([5]));
+    expect(await store.readSnapshotData()).toEqual(new Uint8Array([5]));
     await store.close();
   });
 
@@ -112,7 +113,8 @@ describe('RaftLogStore', () => {
     expect(s.firstIndex()).toBe(11);
     expect(s.lastIndex()).toBe(12);
     expect(s.term(10)).toBe(4);
-    expect(s.snapshot()).toEqual(snap);
+    expect(s.snapshot()).toEqual({ metadata: snap.metadata, data: new Uint8Array() });
+    expect(await store.readSnapshotData()).toEqual(snap.data);
     expect(logOf(store)).toEqual(ents(11, [4, 5]));
     expect(s.hardStateNow()).toEqual({ term: 5, vote: 'x', commit: 10 });
     await store.close();
@@ -125,7 +127,8 @@ describe('RaftLogStore', () => {
     await store.save({ snapshot: boot });
     store = await reopen(store, dir);
     expect(store.isEmpty()).toBe(false);
-    expect(store.storage.snapshot()).toEqual(boot);
+    expect(store.storage.snapshot().metadata).toEqual(boot.metadata);
+    expect(await store.readSnapshotData()).toEqual(boot.data);
     expect(store.storage.initialState().confState).toEqual({ voters: ['aa'], learners: [] });
     await store.save({ entries: ents(1, [1, 1]), hardState: { term: 1, vote: 'aa', commit: 2 } });
     await store.createSnapshot(2, { voters: ['aa'], learners: [] }, new Uint8Array([3]));
@@ -156,5 +159,57 @@ describe('RaftLogStore', () => {
     expect(store.storage.lastIndex()).toBe(50);
     expect(store.storage.hardStateNow().commit).toBe(49);
     await store.close();
+  });
+
+  it('keeps snapshot data on disk only: the mirror holds metadata, the data is written in parts and read back in chunks', async () => {
+    const dir = await tempDir();
+    let store = await RaftLogStore.open(dir);
+    await store.save({ entries: ents(1, [1, 1, 2, 2]), hardState: { term: 2, vote: '', commit: 4 } });
+    const parts = [new Uint8Array(3000).fill(1), new Uint8Array(5).fill(2), new Uint8Array(2500).fill(3)];
+    const whole = new Uint8Array([...parts[0]!, ...parts[1]!, ...parts[2]!]);
+    await store.createSnapshot(3, { voters: ['a'], learners: [] }, parts);
+    expect(store.storage.snapshot()).toEqual({ metadata: { index: 3, term: 2, confState: { voters: ['a'], learners: [] } }, data: new Uint8Array() });
+    expect(await store.readSnapshotData()).toEqual(whole);
+    const reader = await store.openSnapshotData({ index: 3, term: 2 });
+    expect(reader.length).toBe(whole.length);
+    const chunks: Uint8Array[] = [];
+    for await (const c of reader.chunks(1024)) chunks.push(c);
+    expect(chunks.map((c) => c.length)).toEqual([1024, 1024, 1024, 1024, 1024, 385]);
+    expect(new Uint8Array(Buffer.concat(chunks))).toEqual(whole);
+    // Only the current snapshot can be read.
+    await expect(store.openSnapshotData({ index: 2, term: 1 })).rejects.toThrow(/no snapshot at index 2 term 1/);
+    // A reader opened before a newer snapshot pruned the file still reads it whole.
+    const early = await store.openSnapshotData({ index: 3, term: 2 });
+    await store.createSnapshot(4, { voters: ['a'], learners: [] }, [new Uint8Array([9])]);
+    let n = 0;
+    for await (const c of early.chunks(4096)) n += c.length;
+    expect(n).toBe(whole.length);
+    store = await reopen(store, dir);
+    expect(store.storage.snapshot().data).toEqual(new Uint8Array());
+    expect(await store.readSnapshotData()).toEqual(new Uint8Array([9]));
+    await store.close();
+  });
+
+  it('refuses to hand out a damaged snapshot file: the chunked reader withholds the last chunk and throws, open() refuses it', async () => {
+    const dir = await tempDir();
+    const store = await RaftLogStore.open(dir);
+    await store.save({ entries: ents(1, [1, 1, 1]), hardState: { term: 1, vote: '', commit: 3 } });
+    await store.createSnapshot(3, { voters: ['a'], learners: [] }, [new Uint8Array(10_000).fill(7)]);
+    const [file] = await readdir(join(dir, 'snap'));
+    const path = join(dir, 'snap', file!);
+    const bytes = await readFile(path);
+    bytes[bytes.length - 100]! ^= 0xff; // one flipped byte in the data, header intact
+    await writeFile(path, bytes);
+    const reader = await store.openSnapshotData({ index: 3, term: 1 });
+    const got: number[] = [];
+    await expect(
+      (async () => {
+        for await (const c of reader.chunks(4096)) got.push(c.length);
+      })(),
+    ).rejects.toThrow(/snapshot file is corrupted: checksum mismatch/);
+    expect(got).toEqual([4096, 4096]); // the last chunk, which would complete the data, never came out
+    await expect(store.readSnapshotData()).rejects.toThrow(/checksum mismatch/);
+    await store.close();
+    await expect(RaftLogStore.open(dir)).rejects.toThrow(/snapshot file is corrupted: checksum mismatch/);
   });
 });

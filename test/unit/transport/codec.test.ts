@@ -52,6 +52,13 @@ describe('message codec', () => {
     );
   });
 
+  it('gives each received entry its data in a buffer of its own, exactly its size (a small entry does not keep the received batch alive)', () => {
+    const entries: Entry[] = Array.from({ length: 50 }, (_, i) => ({ term: 1, index: i + 1, type: 'normal', data: new Uint8Array(300).fill(i) }));
+    const [app] = overTheWire([{ ...base(), type: 'app', entries }]);
+    expect(app!.entries).toEqual(entries);
+    for (const e of app!.entries) expect(e.data.buffer.byteLength).toBe(300);
+  });
+
   it('keeps an empty context and a zero logTermHint distinct from absent ones', () => {
     const [withEmpty] = overTheWire([{ ...base(), context: new Uint8Array(), logTermHint: 0 }]);
     expect(withEmpty!.context).toEqual(new Uint8Array());
