@@ -354,6 +354,11 @@ export class KuorumNode implements NodeApi {
     if (rd.softState) this.onSoftState(rd.softState.leader);
     if (rd.messages.length > 0) this.transport.send(rd.messages);
 
+    // Without new entries or a snapshot, everything committed is already in the durable log (an
+    // earlier Ready's save finished): apply it now instead of after this Ready's save, which then
+    // holds only the commit index — the write's answer need not wait for that.
+    const appliedEarly = rd.entries.length === 0 && !rd.snapshot;
+    if (appliedEarly) await this.dispatchApply(raw, rd);
     // A snapshot replaces the state: the applies handed out before it finish first.
     if (rd.snapshot) await this.applyDone();
     if (rd.hardState || rd.entries.length > 0 || rd.snapshot) {
@@ -371,29 +376,33 @@ export class KuorumNode implements NodeApi {
     }
     if (rd.messagesAfterPersist.length > 0) this.transport.send(rd.messagesAfterPersist);
 
-    // Pipelined: the state machine applies these entries while the loop goes on (persisting the
-    // next Readys); the core needs them durable, not applied, to advance. Bounded backlog.
-    if (rd.committedEntries.length > 0) {
-      if (this.applyBacklog >= MAX_APPLY_BACKLOG) await this.applyDone();
-      const items = this.prepareApply(raw, rd);
-      if (items.length > 0) {
-        this.applyBacklog++;
-        this.applying = this.applying
-          .then(() => this.applyItems(items))
-          .then(
-            () => this.resolvePendingReads(),
-            (err: unknown) => {
-              this.applyFailure ??= err as Error;
-              this.notify();
-            },
-          )
-          .finally(() => this.applyBacklog--);
-      }
-    }
+    if (!appliedEarly) await this.dispatchApply(raw, rd);
 
     for (const rs of rd.readStates) {
       this.reads.answer(rs.context, rs.index);
     }
+  }
+
+  /**
+   * Pipelined: the state machine applies these entries while the loop goes on (persisting the
+   * next Readys); the core needs them durable, not applied, to advance. Bounded backlog.
+   */
+  private async dispatchApply(raw: RawNode, rd: Ready): Promise<void> {
+    if (rd.committedEntries.length === 0) return;
+    if (this.applyBacklog >= MAX_APPLY_BACKLOG) await this.applyDone();
+    const items = this.prepareApply(raw, rd);
+    if (items.length === 0) return;
+    this.applyBacklog++;
+    this.applying = this.applying
+      .then(() => this.applyItems(items))
+      .then(
+        () => this.resolvePendingReads(),
+        (err: unknown) => {
+          this.applyFailure ??= err as Error;
+          this.notify();
+        },
+      )
+      .finally(() => this.applyBacklog--);
   }
 
   /** Waits for the applies in flight; one that failed stops the loop (the state is unknown). */

@@ -1,6 +1,6 @@
 import type { KeyMeta } from './records.js';
 
-export const DEFAULT_KEY_CACHE_SIZE = 16_384;
+export const DEFAULT_KEY_CACHE_SIZE = 262_144;
 
 /**
  * The metadata (revisions, version; null: absent) of the keys most recently touched by apply,

@@ -65,7 +65,24 @@ afterEach(async () => {
   for (const c of cleanup.splice(0).reverse()) await c();
 });
 
-async function startHeldNode(): Promise<{ node: KuorumNode; held: Held }> {
+/** The real log store, except that, once asked, a save without entries (the commit index only) waits for `release()`. */
+function holdCommitSaves(store: RaftLogStore): { store: RaftLogStore; hold(): void; held: () => number; release(): void } {
+  let holding = false;
+  let held = 0;
+  let release!: () => void;
+  const gate = new Promise<void>((r) => (release = r));
+  const wrapped = Object.create(store) as RaftLogStore;
+  wrapped.save = async (update, opts) => {
+    if (holding && (update.entries ?? []).length === 0 && !update.snapshot) {
+      held++;
+      await gate;
+    }
+    return store.save(update, opts);
+  };
+  return { store: wrapped, hold: () => (holding = true), held: () => held, release };
+}
+
+async function startHeldNode(wrapStore: (s: RaftLogStore) => RaftLogStore = (s) => s): Promise<{ node: KuorumNode; held: Held }> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'kuorum-nodesnap-'));
   cleanup.push(() => rm(dir, { recursive: true, force: true }));
   const { identity } = await openIdentity(dir, { name: 'n1' });
@@ -77,7 +94,7 @@ async function startHeldNode(): Promise<{ node: KuorumNode; held: Held }> {
     {
       memberId: identity.memberId,
       clusterId: null,
-      store,
+      store: wrapStore(store),
       kv: held.kv,
       transport,
       metrics: new NodeMetrics({ processMetrics: false }),
@@ -142,5 +159,23 @@ describe('the Ready loop while the state machine applies slowly', () => {
     expect((await first).revision).toBeLessThan((await second).revision);
     const b = await node.get('b', 'linearizable');
     expect(new TextDecoder().decode(b?.value)).toBe('2');
+  });
+});
+
+describe('the Ready loop applies what is already durable', () => {
+  it('answers a write while the save of the Ready that only commits it is still running', async () => {
+    let saves!: ReturnType<typeof holdCommitSaves>;
+    const { node } = await startHeldNode((s) => (saves = holdCommitSaves(s)).store);
+    cleanup.push(async () => saves.release());
+    await until(() => node.isLeader(), 'leadership');
+    await node.put('warm', new TextEncoder().encode('up'), {});
+    saves.hold();
+    // The entry is durable when the Ready that commits it arrives (an earlier save wrote it):
+    // the apply, and so the answer, need not wait for the commit index to be written.
+    const answer = await Promise.race([node.put('k', new TextEncoder().encode('v'), {}), new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), 3000))]);
+    expect(answer).not.toBe('timeout');
+    expect(saves.held()).toBeGreaterThan(0);
+    saves.release();
+    expect(new TextDecoder().decode((await node.get('k', 'linearizable'))?.value)).toBe('v');
   });
 });
