@@ -41,7 +41,7 @@ export function benchPlan(env: NodeJS.ProcessEnv): BenchPlan {
     if (list.some((n) => !Number.isSafeInteger(n) || n <= 0)) throw new Error(`${name} must be a comma-separated list of connection counts or "none", got ${JSON.stringify(v)}`);
     return list;
   };
-  const failoverRounds = env.BENCH_FAILOVER_ROUNDS === '0' ? 0 : num('BENCH_FAILOVER_ROUNDS', quick ? 1 : 3);
+  const failoverRounds = env.BENCH_FAILOVER_ROUNDS === '0' ? 0 : num('BENCH_FAILOVER_ROUNDS', quick ? 1 : 5);
   return {
     quick,
     putConns: conns('BENCH_PUT_CONNS', [1, 16, 64, 256]),

@@ -28,6 +28,8 @@ export interface ClosedResult {
   latency: LatencySummary;
   /** CPU time of all the system's server processes per operation, in µs (set by the scenario). */
   serverCpuUsPerOp?: number;
+  /** The same split by thread kind (main, V8 workers, libuv pool, other; see proc-cpu.ts). */
+  serverCpuUsPerOpByThread?: Record<string, number>;
 }
 
 export interface FillResult {

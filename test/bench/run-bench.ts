@@ -79,7 +79,7 @@ async function main(): Promise<void> {
   const header = [
     `kuorum vs etcd — ${plan.quick ? 'QUICK run (BENCH_QUICK=1: short cells, fewer keys; numbers are indicative only)' : 'full run'}, ${started.toISOString()}`,
     `systems: ${versions.kuorum ?? 'kuorum (not run)'} vs ${versions.etcd ?? 'etcd (not run)'}; 3 nodes each on 127.0.0.1, fsync on every commit, election ${plan.electionMs} ms / heartbeat ${plan.heartbeatMs} ms`,
-    `load: same Go closed-loop generator for both, HTTP/1.1 keep-alive, one client per connection, ${plan.spread === 'all' ? 'connections spread over all 3 members (followers forward to the leader)' : 'every connection to the leader'}; ${plan.warmupSec} s warm-up + ${plan.durationSec} s measured per cell; ${plan.valueSize}-byte values over ${plan.keys.toLocaleString('en-US')} keys`,
+    `load: same Go closed-loop generator for both, HTTP/1.1 keep-alive, one client per connection, ${plan.spread === 'all' ? 'connections spread over all 3 members (a follower proposes through Raft)' : 'every connection to the leader'}; ${plan.warmupSec} s warm-up + ${plan.durationSec} s measured per cell; ${plan.valueSize}-byte values over ${plan.keys.toLocaleString('en-US')} keys`,
     `machine: ${os.cpus().length} CPUs, load average ${load} at the end (other work on the machine makes absolute numbers noisy; the ratios are from the same run)`,
   ];
   for (const [s, msg] of Object.entries(failures)) header.push(`!! ${s} could not be measured: ${msg.split('\n')[0]}`);

@@ -7,7 +7,7 @@ import type { BenchCluster } from './bench-cluster.js';
 import { sleep } from './bench-cluster.js';
 import type { BenchPlan } from './bench-plan.js';
 import { runLoadgen } from './loadgen-runner.js';
-import { totalCpuSeconds } from './proc-cpu.js';
+import { cpuSecondsByThreadKind, totalCpuSeconds } from './proc-cpu.js';
 import { rssMiB } from './proc-rss.js';
 import { failoverMs, median, memoryResult, type ClosedResult, type FailoverResult, type FillResult, type MemoryResult } from './results.js';
 
@@ -53,12 +53,16 @@ export async function runSystem(cluster: BenchCluster, plan: BenchPlan, loadgen:
   const closed = async (op: 'put' | 'get', conns: number): Promise<void> => {
     await phase(`${op} ×${conns}`, async () => {
       const cpuBefore = totalCpuSeconds(cluster.pids());
+      const threadsBefore = cpuSecondsByThreadKind(cluster.pids());
       const r = await runLoadgen(loadgen, { ...common, mode: 'closed', op, conns, targets: await targets(), durationSec: plan.durationSec, warmupSec: plan.warmupSec });
       // The servers' CPU per operation does not depend on how busy the machine is (the throughput does):
       // over warm-up + window, assuming the window's rate held during warm-up too.
       const cpuSec = totalCpuSeconds(cluster.pids()) - cpuBefore;
-      r.serverCpuUsPerOp = (cpuSec * 1e6) / Math.max(1, r.throughputOps * (plan.durationSec + plan.warmupSec));
-      log(`${system}: ${op} ×${conns}: ${r.throughputOps.toFixed(0)} ops/s, p50 ${r.latency.p50Ms.toFixed(2)} ms, p99 ${r.latency.p99Ms.toFixed(2)} ms, ${r.errors} errors, server CPU ${r.serverCpuUsPerOp.toFixed(0)} µs/op`);
+      const ops = Math.max(1, r.throughputOps * (plan.durationSec + plan.warmupSec));
+      r.serverCpuUsPerOp = (cpuSec * 1e6) / ops;
+      r.serverCpuUsPerOpByThread = perOpByKind(threadsBefore, cpuSecondsByThreadKind(cluster.pids()), ops);
+      const split = Object.entries(r.serverCpuUsPerOpByThread).map(([k, v]) => `${k} ${v.toFixed(0)}`).join(', ');
+      log(`${system}: ${op} ×${conns}: ${r.throughputOps.toFixed(0)} ops/s, p50 ${r.latency.p50Ms.toFixed(2)} ms, p99 ${r.latency.p99Ms.toFixed(2)} ms, ${r.errors} errors, server CPU ${r.serverCpuUsPerOp.toFixed(0)} µs/op (${split})`);
       if (r.errors > 0) problem(`${op} ×${conns}: ${r.errors} errors (${JSON.stringify(r.errorKinds)})`);
       run.cells.push(r);
     });
@@ -96,4 +100,10 @@ async function measureFailover(cluster: BenchCluster, plan: BenchPlan, loadgen: 
     await cluster.restart(leader);
   }
   return { roundsMs, medianMs: median(roundsMs) };
+}
+
+/** µs per operation of each thread kind between two readings, largest first. */
+function perOpByKind(before: Record<string, number>, after: Record<string, number>, ops: number): Record<string, number> {
+  const rows = Object.keys(after).map((k) => [k, ((after[k]! - (before[k] ?? 0)) * 1e6) / ops] as const);
+  return Object.fromEntries(rows.filter(([, v]) => v > 0).sort((a, b) => b[1] - a[1]));
 }

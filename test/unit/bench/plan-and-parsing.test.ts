@@ -1,8 +1,9 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { benchPlan } from '../../bench/bench-plan.js';
 import { areaOf, summarizeProfile, type CpuProfile } from '../../bench/cpu-profile-summary.js';
 import { loadgenFlags } from '../../bench/loadgen-runner.js';
-import { parseCpuSeconds } from '../../bench/proc-cpu.js';
+import { cpuSecondsByThreadKind, parseCpuSeconds, threadKind } from '../../bench/proc-cpu.js';
 import { parseVmRssMiB } from '../../bench/proc-rss.js';
 import { parseSmaps } from '../../bench/proc-smaps.js';
 import { promValue } from '../../bench/prom-text.js';
@@ -43,6 +44,20 @@ describe('process CPU time', () => {
     const stat = '4242 (node (x) y) S 1 4242 4242 0 -1 4194560 2000 0 0 0 1234 566 0 0 20 0 11 0 100 0 0';
     expect(parseCpuSeconds(stat)).toBeCloseTo(18);
     expect(() => parseCpuSeconds('4242 (node) S')).toThrow(/unreadable/);
+  });
+
+  it('splits the CPU of a process by thread kind: main thread, libuv pool, V8 workers, other', () => {
+    expect(threadKind('node', true)).toBe('main');
+    expect(threadKind('libuv-worker', false)).toBe('libuv pool');
+    expect(threadKind('V8Worker', false)).toBe('V8 workers');
+    expect(threadKind('V8 DefaultWorke', false)).toBe('V8 workers');
+    expect(threadKind('node', false)).toBe('other');
+    let spin = 0;
+    for (const end = Date.now() + 30; Date.now() < end; ) spin++;
+    const split = cpuSecondsByThreadKind([process.pid, undefined]);
+    expect(spin).toBeGreaterThan(0);
+    expect(split['main']).toBeGreaterThan(0);
+    expect(Object.values(split).reduce((a, b) => a + b, 0)).toBeLessThanOrEqual(parseCpuSeconds(readFileSync(`/proc/${process.pid}/stat`, 'utf8')) + 0.05);
   });
 });
 
