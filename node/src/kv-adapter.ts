@@ -65,8 +65,8 @@ export class KvStoreAdapter implements StateMachine {
     return this.store.snapshotData();
   }
 
-  captureSnapshot(): Promise<CapturedState> {
-    return this.store.captureSnapshot();
+  captureSnapshot<T>(write: (state: CapturedState) => Promise<T>): Promise<T> {
+    return this.store.streamSnapshot(write);
   }
 
   restore(data: Uint8Array, index: number): Promise<void> {

@@ -36,8 +36,8 @@ export interface AppliedResult {
 export interface CapturedState {
   index: number;
   confState: ConfState;
-  /** The encoded state in parts of about 1 MiB (written to the snapshot file one after another). */
-  parts: Uint8Array[];
+  /** The encoded state in parts of about 1 MiB, made as they are read (written to the snapshot file one after another). */
+  parts: AsyncIterable<Uint8Array>;
 }
 
 export interface StateMachine {
@@ -55,9 +55,10 @@ export interface StateMachine {
   snapshotData(): Promise<Uint8Array>;
   /**
    * The state for a Raft snapshot with the index and ConfState it was taken at (applies already
-   * handed to apply() are included; later ones are not).
+   * handed to apply() are included; later ones are not), handed to `write`; the state is held
+   * until `write` returns.
    */
-  captureSnapshot(): Promise<CapturedState>;
+  captureSnapshot<T>(write: (state: CapturedState) => Promise<T>): Promise<T>;
   restore(data: Uint8Array, index: number): Promise<void>;
   /** Snapshot data of an empty store whose only member is `self` (for bootstrap). */
   bootstrapData(self: MemberRecord): Promise<Uint8Array>;

@@ -539,17 +539,23 @@ export class KuorumNode implements NodeApi {
     }
     if (applied > this.store.storage.lastIndex()) return;
     // Applies may be in flight: the state machine says which index (and config) it captured.
-    this.snapshotting = this.recordSnapshot(this.kv.captureSnapshot(), afterBootstrap)
+    this.snapshotting = this.kv
+      .captureSnapshot((state) => this.recordSnapshot(state, afterBootstrap))
       .catch((err: unknown) => this.log.warn('taking a snapshot failed; will retry later', { index: applied, err: String(err) }))
       .finally(() => {
         this.snapshotting = null;
       });
   }
 
-  private async recordSnapshot(pending: Promise<CapturedState>, afterBootstrap: boolean): Promise<void> {
-    const { index: applied, confState, parts } = await pending;
-    const bytes = parts.reduce((n, p) => n + p.length, 0);
-    await this.store.createSnapshot(applied, confState, parts);
+  private async recordSnapshot({ index: applied, confState, parts }: CapturedState, afterBootstrap: boolean): Promise<void> {
+    let bytes = 0;
+    const counted = async function* (): AsyncGenerator<Uint8Array> {
+      for await (const p of parts) {
+        bytes += p.length;
+        yield p;
+      }
+    };
+    await this.store.createSnapshot(applied, confState, counted());
     this.lastSnapshotIndex = applied;
     this.lastSnapshotBytes = bytes;
     this.appliedBytesSinceSnapshot = 0;

@@ -196,9 +196,22 @@ export class KvStore {
    * The data comes in parts of about 1 MiB (joined, they are what restore() takes).
    */
   async captureSnapshot(): Promise<{ index: number; confState: ConfState; parts: Uint8Array[] }> {
+    return this.streamSnapshot(async (s) => {
+      const parts: Uint8Array[] = [];
+      for await (const p of s.parts) parts.push(p);
+      return { ...s, parts };
+    });
+  }
+
+  /**
+   * Like captureSnapshot, but `write` gets the parts as they are encoded, so that a large state
+   * never sits in memory whole (each ~1 MiB part can go to the file and be dropped). The state
+   * stays held (a LevelDB snapshot) until `write` returns, whether or not it read every part.
+   */
+  async streamSnapshot<T>(write: (state: { index: number; confState: ConfState; parts: AsyncIterable<Uint8Array> }) => Promise<T>): Promise<T> {
     const view = await this.serialize(() => Promise.resolve(this.takeView()));
     try {
-      return { index: view.header.applied, confState: view.header.confState, parts: await encodeView(this.db, view) };
+      return await write({ index: view.header.applied, confState: view.header.confState, parts: encodeView(this.db, view) });
     } finally {
       await view.dbSnapshot.close();
     }
@@ -298,8 +311,11 @@ interface StateView {
   dbSnapshot: ReturnType<Db['snapshot']>;
 }
 
-async function encodeView(db: Db, view: StateView): Promise<Uint8Array[]> {
+async function* encodeView(db: Db, view: StateView): AsyncGenerator<Uint8Array> {
   const enc = new SnapshotEncoder(view.header);
-  for await (const [k, v] of db.iterator({ ...KEY_RANGE, snapshot: view.dbSnapshot })) enc.key(k.subarray(1), decodeKeyRecord(v));
-  return enc.finishParts();
+  for await (const [k, v] of db.iterator({ ...KEY_RANGE, snapshot: view.dbSnapshot })) {
+    enc.key(k.subarray(1), decodeKeyRecord(v));
+    yield* enc.takeParts();
+  }
+  yield* enc.finishParts();
 }

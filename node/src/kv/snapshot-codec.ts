@@ -56,7 +56,12 @@ export class SnapshotEncoder {
     if (this.w.length >= SNAPSHOT_PART_BYTES) this.cut();
   }
 
-  /** The encoding in parts of about SNAPSHOT_PART_BYTES (the checksum runs over all of them). */
+  /** The parts cut so far and not yet taken (for writing them out while the encoding goes on). */
+  takeParts(): Uint8Array[] {
+    return this.parts.splice(0);
+  }
+
+  /** The encoding in parts of about SNAPSHOT_PART_BYTES (the checksum runs over all of them); without those taken already. */
   finishParts(): Uint8Array[] {
     this.w.u8(0);
     const body = this.w.finish();

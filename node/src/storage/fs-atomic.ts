@@ -1,4 +1,4 @@
-import { open, rename, rm } from 'node:fs/promises';
+import { open, rename, rm, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 
 /** fsyncs a directory so that a rename or create inside it survives a power loss. */
@@ -17,16 +17,23 @@ export async function syncDir(dir: string): Promise<void> {
  * `data` given in parts is written part after part.
  */
 export async function writeFileAtomic(path: string, data: Uint8Array | string | readonly Uint8Array[]): Promise<void> {
-  const dir = dirname(path);
-  const tmp = join(dir, `.${basename(path)}.tmp-${process.pid}`);
-  const handle = await open(tmp, 'w', 0o600);
-  try {
+  await writeFileAtomicWith(path, async (handle) => {
     if (typeof data === 'string' || data instanceof Uint8Array) await handle.writeFile(data);
     else {
       for (const part of data) {
         for (let at = 0; at < part.length; ) at += (await handle.write(part, at, part.length - at)).bytesWritten;
       }
     }
+  });
+}
+
+/** writeFileAtomic where `fill` writes the temp file through its handle (opened for reading too). */
+export async function writeFileAtomicWith(path: string, fill: (handle: FileHandle) => Promise<void>): Promise<void> {
+  const dir = dirname(path);
+  const tmp = join(dir, `.${basename(path)}.tmp-${process.pid}`);
+  const handle = await open(tmp, 'w+', 0o600);
+  try {
+    await fill(handle);
     await handle.sync();
   } catch (err) {
     await handle.close();

@@ -22,7 +22,7 @@ import {
   entryKey,
   type LogPosition,
 } from './log-codec.js';
-import { openSnapshotFile, pruneSnapshotFiles, readSnapshotFile, verifySnapshotFile, writeSnapshotFile, type SnapshotFileReader, type SnapshotFileRef } from './snapshot-files.js';
+import { openSnapshotFile, pruneSnapshotFiles, readSnapshotFile, verifySnapshotFile, writeSnapshotFile, type SnapshotData, type SnapshotFileReader, type SnapshotFileRef } from './snapshot-files.js';
 
 /** The mirror's snapshots carry metadata only: their data stays in the file. */
 const NO_DATA = new Uint8Array();
@@ -112,7 +112,7 @@ export class RaftLogStore {
    * The file is written before the call joins the write queue, so saves are not held up while a
    * large snapshot goes to disk; only recording it runs in order with them.
    */
-  async createSnapshot(index: number, confState: ConfState, data: Uint8Array | readonly Uint8Array[]): Promise<Snapshot> {
+  async createSnapshot(index: number, confState: ConfState, data: SnapshotData): Promise<Snapshot> {
     this.checkSnapshotIndex(index);
     const term = this.storage.term(index); // throws CompactedError below the log
     // A failure here leaves at most an unreferenced file (pruned later); the log is untouched.

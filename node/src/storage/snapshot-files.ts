@@ -2,7 +2,7 @@ import { mkdir, open, readdir, readFile, rm, type FileHandle } from 'node:fs/pro
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { DataDirError } from './errors.js';
-import { syncDir, writeFileAtomic } from './fs-atomic.js';
+import { syncDir, writeFileAtomicWith } from './fs-atomic.js';
 
 // A snapshot file: magic (8 bytes), CRC-32 of everything after it (4), index (u64), term (u64),
 // data length (u64), data. The checksum catches a torn or bit-rotted file; the header fields
@@ -31,26 +31,48 @@ function getU64(buf: Buffer, offset: number): number {
   return buf.readUInt32BE(offset) * TWO_32 + buf.readUInt32BE(offset + 4);
 }
 
+/** Snapshot data: whole, in parts, or in parts made while it is written (never joined). */
+export type SnapshotData = Uint8Array | Iterable<Uint8Array> | AsyncIterable<Uint8Array>;
+
 /**
  * Writes the snapshot data durably (tmp + fsync + rename + dir fsync) and returns its reference.
- * `data` may come in parts (e.g. ~1 MiB each, as the state machine encodes it): they are written
- * one after another, never joined into one buffer.
+ * Parts (e.g. ~1 MiB each, as the state machine encodes them) are written as they come and not
+ * kept. The header's length and checksum come first in the file but are known only at the end:
+ * it is written last, the checksum read back from the file (from the page cache).
  */
-export async function writeSnapshotFile(snapDir: string, index: number, term: number, data: Uint8Array | readonly Uint8Array[]): Promise<SnapshotFileRef> {
+export async function writeSnapshotFile(snapDir: string, index: number, term: number, data: SnapshotData): Promise<SnapshotFileRef> {
   await mkdir(snapDir, { recursive: true });
-  const parts = data instanceof Uint8Array ? [data] : data;
-  const length = parts.reduce((n, p) => n + p.length, 0);
+  const file = snapshotFileName(index, term);
+  const path = join(snapDir, file);
   const header = Buffer.alloc(HEADER);
   MAGIC.copy(header, 0);
   putU64(header, 12, index);
   putU64(header, 20, term);
-  putU64(header, 28, length);
-  let crc = crc32(header.subarray(12));
-  for (const p of parts) crc = crc32(p, crc);
-  header.writeUInt32BE(crc, 8);
-  const file = snapshotFileName(index, term);
-  await writeFileAtomic(join(snapDir, file), [header, ...parts]);
+  let crc = 0;
+  await writeFileAtomicWith(path, async (handle) => {
+    let length = 0;
+    await writeAll(handle, header, 0);
+    for await (const part of data instanceof Uint8Array ? [data] : data) {
+      await writeAll(handle, part, HEADER + length);
+      length += part.length;
+    }
+    putU64(header, 28, length);
+    crc = crc32(header.subarray(12));
+    const chunk = Buffer.allocUnsafeSlow(Math.min(length, 1 << 20));
+    for (let at = 0; at < length; ) {
+      const { bytesRead } = await handle.read(chunk, 0, Math.min(chunk.length, length - at), HEADER + at);
+      if (bytesRead === 0) throw new Error(`the snapshot file ${path} is shorter than what was written`);
+      crc = crc32(chunk.subarray(0, bytesRead), crc);
+      at += bytesRead;
+    }
+    header.writeUInt32BE(crc, 8);
+    await writeAll(handle, header, 0);
+  });
   return { file, index, term, crc };
+}
+
+async function writeAll(handle: FileHandle, buf: Uint8Array, position: number): Promise<void> {
+  for (let at = 0; at < buf.length; ) at += (await handle.write(buf, at, buf.length - at, position + at)).bytesWritten;
 }
 
 function snapshotCorrupt(path: string, what: string): DataDirError {

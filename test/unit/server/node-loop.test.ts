@@ -45,10 +45,10 @@ function holdSnapshots(kv: StateMachine): Held {
   let release!: () => void;
   const gate = new Promise<void>((r) => (release = r));
   const held: StateMachine = Object.create(kv) as StateMachine;
-  held.captureSnapshot = async () => {
+  held.captureSnapshot = async (write) => {
     calls++;
     await gate;
-    return kv.captureSnapshot();
+    return kv.captureSnapshot(write);
   };
   held.apply = async (items) => {
     if (holding && items.some((i) => i.entry.data.length > 0)) {
