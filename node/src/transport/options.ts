@@ -104,6 +104,9 @@ export function clientChannelOptions(o: ResolvedOptions): grpc.ChannelOptions {
     'grpc.enable_retries': 0,
     'grpc.initial_reconnect_backoff_ms': o.backoff.initialMs,
     'grpc.max_reconnect_backoff_ms': o.backoff.maxMs,
+    // A restarted pod comes back under the same name with a new address: look the name up again
+    // soon after a failed connection (gRPC's default waits 30 s between lookups).
+    'grpc.dns_min_time_between_resolutions_ms': Math.min(1_000, o.backoff.maxMs),
   };
 }
 
