@@ -4,8 +4,9 @@
 //               resolve the waiter of each result's requestId; resultError() gives the typed error
 //   restart:    replay committed entries after kv.appliedIndex; if kv.appliedIndex is below the
 //               log's snapshot index, kv.restore(snapshot.data, snapshot.metadata.index) first
-//   snapshots:  const { index, confState, parts } = await kv.captureSnapshot(); then the log's
-//               createSnapshot(index, confState, parts) and compact(index - tail)
+//   snapshots:  kv.streamSnapshot(({ index, confState, parts }) => the log's
+//               createSnapshot(index, confState, parts), then compact(index - tail)); the parts
+//               are encoded as the file is written (captureSnapshot() collects them instead)
 //   received:   kv.restore(ready.snapshot.data, ready.snapshot.metadata.index)
 export { decodeCommand, encodeCommand, type Command, type DeleteCommand, type NoopCommand, type PutCommand } from './command.js';
 export { CompactedRevisionError, InvalidCommandError, KeyNotFoundError, PreconditionFailedError, StateStoreError } from './errors.js';

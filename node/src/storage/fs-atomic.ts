@@ -14,17 +14,9 @@ export async function syncDir(dir: string): Promise<void> {
 /**
  * Writes a file so that a crash leaves either the old content or the new one, never a mix:
  * write a temp file next to it, fsync it, rename it over the target, fsync the directory.
- * `data` given in parts is written part after part.
  */
-export async function writeFileAtomic(path: string, data: Uint8Array | string | readonly Uint8Array[]): Promise<void> {
-  await writeFileAtomicWith(path, async (handle) => {
-    if (typeof data === 'string' || data instanceof Uint8Array) await handle.writeFile(data);
-    else {
-      for (const part of data) {
-        for (let at = 0; at < part.length; ) at += (await handle.write(part, at, part.length - at)).bytesWritten;
-      }
-    }
-  });
+export async function writeFileAtomic(path: string, data: Uint8Array | string): Promise<void> {
+  await writeFileAtomicWith(path, (handle) => handle.writeFile(data));
 }
 
 /** writeFileAtomic where `fill` writes the temp file through its handle (opened for reading too). */
