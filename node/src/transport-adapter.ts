@@ -59,6 +59,7 @@ export class PeerTransportAdapter implements Transport {
     for (const [peer, c] of Object.entries(this.inner.stats().peers)) {
       out.push({ peer, kind: 'dropped', count: c.messagesDropped });
       out.push({ peer, kind: 'send_error', count: c.sendErrors });
+      out.push({ peer, kind: 'connect_timeout', count: c.connectTimeouts });
       out.push({ peer, kind: 'rejected', count: c.messagesRejected + c.snapshotsRejected });
       out.push({ peer, kind: 'snapshot_failed', count: c.snapshotsFailed });
     }

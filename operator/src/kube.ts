@@ -9,6 +9,7 @@ import {
   setHeaderOptions,
   type KubeConfig,
   type KubernetesObject,
+  type V1Pod,
 } from '@kubernetes/client-node';
 import { randomBytes } from 'node:crypto';
 import { FIELD_MANAGER, GROUP, PLURAL, VERSION, type RaftCluster, type RaftClusterStatus } from './types.js';
@@ -24,6 +25,7 @@ export interface KubeWriter {
   /** Fresh reads (not the informer cache) to re-check before a destructive step. */
   readStatefulSetReplicas(namespace: string, name: string): Promise<number | null>;
   podExists(namespace: string, name: string): Promise<boolean>;
+  listPods(namespace: string, labelSelector: string): Promise<V1Pod[]>;
 }
 
 const isNotFound = (err: unknown): boolean => (err as { code?: unknown }).code === 404;
@@ -58,6 +60,10 @@ export class KubeClient implements KubeWriter {
       if (isNotFound(err)) return false;
       throw err;
     }
+  }
+
+  async listPods(namespace: string, labelSelector: string): Promise<V1Pod[]> {
+    return (await this.core.listNamespacedPod({ namespace, labelSelector })).items;
   }
 
   async apply(obj: KubernetesObject): Promise<void> {

@@ -291,10 +291,8 @@ export function plan(input: PlannerInput): Action {
   // upgrade: one pod at a time, followers first, the leader last after a transfer.
   const outdated = input.pods.filter((p) => p.ordinal < stsReplicas && p.image !== undefined && p.image !== spec.image);
   if (outdated.length > 0) {
-    const terminating = input.pods.find((p) => p.deleting);
-    if (terminating) return wait('PodTerminating', `waiting for ${terminating.name} to be replaced`);
-    const unready = input.pods.find((p) => p.ordinal < stsReplicas && !p.ready);
-    if (unready) return wait('WaitingForHealthy', `waiting for ${unready.name} to be ready before upgrading the next pod`);
+    const blocker = restartBlocker(name, input.pods, stsReplicas);
+    if (blocker) return blocker;
     const lagging = members.find((m) => !health.healthy.has(m.id) || !health.caughtUp.has(m.id));
     if (lagging) return wait('WaitingForHealthy', `waiting for ${lagging.name} to be healthy and caught up before upgrading`);
     if (health.voters.length > 1 && health.faultTolerance < 1) {
@@ -306,6 +304,22 @@ export function plan(input: PlannerInput): Action {
     return { type: 'deletePodForUpgrade', pod: leaderMember.name };
   }
   return { type: 'none' };
+}
+
+/**
+ * Why no pod may be restarted now, or null: every wanted pod must exist, be ready and not be
+ * terminating. A pod the StatefulSet has not recreated yet counts too: the leader may still
+ * report its member healthy for a while after it went away.
+ */
+export function restartBlocker(cluster: string, pods: readonly ObservedPod[], stsReplicas: number): Action | null {
+  const terminating = pods.find((p) => p.deleting);
+  if (terminating) return wait('PodTerminating', `waiting for ${terminating.name} to be replaced`);
+  for (let ord = 0; ord < stsReplicas; ord++) {
+    const pod = pods.find((p) => p.ordinal === ord);
+    if (!pod) return wait('WaitingForPod', `waiting for ${podName(cluster, ord)} to be recreated before restarting another pod`);
+    if (!pod.ready) return wait('WaitingForHealthy', `waiting for ${pod.name} to be ready before restarting another pod`);
+  }
+  return null;
 }
 
 function joinStep(

@@ -5,8 +5,8 @@ import { buildClientService, buildPeerService, buildPodDisruptionBudget, buildSt
 import type { KubeWriter } from './kube.js';
 import type { OperatorMetrics } from './metrics.js';
 import { NodeApiError, type NodeClient } from './node-client.js';
-import { observe, type Observation } from './observe.js';
-import { plan, type Action, type PlannerOptions } from './planner.js';
+import { observe, observePod, type Observation } from './observe.js';
+import { plan, restartBlocker, type Action, type ObservedPod, type PlannerOptions } from './planner.js';
 import { computeStatus, eventFor, type EventSpec } from './status.js';
 import type { RaftCluster } from './types.js';
 
@@ -198,6 +198,13 @@ export class Reconciler {
         return this.kube.deletePvc(ns, action.name);
       }
       case 'deletePodForUpgrade': {
+        // The cache can lag this operator's own last delete by a few hundred milliseconds: re-check
+        // against the API that every wanted pod is there, ready and not terminating, or a second
+        // restart could follow the first before it is seen and lose quorum.
+        const name = cluster.metadata.name;
+        const live = (await this.kube.listPods(ns, selectorString(cluster))).map((p) => observePod(name, p)).filter((p): p is ObservedPod => p !== null);
+        const blocker = restartBlocker(name, live, obs.input.statefulSet?.replicas ?? 0);
+        if (blocker?.type === 'wait') throw new StaleObservation(`not restarting ${action.pod}: ${blocker.message}`);
         // Exactly the pod that was observed on the old image, not a replacement that a stale cache hides.
         const uid = obs.input.pods.find((p) => p.name === action.pod)?.uid;
         try {

@@ -8,6 +8,8 @@ export interface PeerCounters {
   messagesDropped: number;
   /** Streams or calls to this peer that failed (connect errors, broken streams, refusals). */
   sendErrors: number;
+  /** Message streams this peer did not accept in time; each one renewed the channel. */
+  connectTimeouts: number;
   snapshotsSent: number;
   snapshotsFailed: number;
   snapshotsReceived: number;
@@ -25,6 +27,7 @@ export function zeroCounters(): PeerCounters {
     messagesReceived: 0,
     messagesDropped: 0,
     sendErrors: 0,
+    connectTimeouts: 0,
     snapshotsSent: 0,
     snapshotsFailed: 0,
     snapshotsReceived: 0,

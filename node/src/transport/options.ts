@@ -27,6 +27,11 @@ export interface PeerTransportOptions {
   maxSnapshotBytes?: number;
   /** Deadline of one whole SendSnapshot call (default 10 minutes). */
   snapshotTimeoutMs?: number;
+  /**
+   * A message stream the peer has not accepted within this long is abandoned and the channel
+   * replaced, so the peer's name is looked up again (default 2 s; see PeerChannel).
+   */
+  connectTimeoutMs?: number;
   /** Reconnect backoff of a broken message stream (default 100 ms doubling to 5 s, ±20% jitter). */
   backoff?: Partial<BackoffOptions>;
   /** How long stop() waits for calls to finish before forcing the server down (default 2 s). */
@@ -73,6 +78,7 @@ export function resolveOptions(o: PeerTransportOptions): ResolvedOptions {
     snapshotChunkBytes: o.snapshotChunkBytes ?? Math.min(MiB, Math.floor(maxMessageBytes / 2)),
     maxSnapshotBytes: o.maxSnapshotBytes ?? 1024 * MiB,
     snapshotTimeoutMs: o.snapshotTimeoutMs ?? 10 * 60_000,
+    connectTimeoutMs: o.connectTimeoutMs ?? 2_000,
     backoff: { ...DEFAULT_BACKOFF, ...o.backoff },
     shutdownGraceMs: o.shutdownGraceMs ?? 2_000,
     random: o.random ?? Math.random,

@@ -6,6 +6,7 @@ import { backoffDelay } from './backoff.js';
 import { CodecError, encodeMessage, estimateMessageBytes } from './codec.js';
 import type { DropReason, TransportCounters } from './metrics.js';
 import type { ResolvedOptions } from './options.js';
+import type { PeerChannel } from './peer-channel.js';
 import { METHOD, peerMethod } from './peer-service.js';
 import type { WireMessage, WireMessageBatch, WireStreamClosed } from './wire-types.js';
 
@@ -41,12 +42,13 @@ export class PeerSender {
   private attempt = 0;
   private connected = false;
   private backoffTimer: NodeJS.Timeout | null = null;
+  private connectTimer: NodeJS.Timeout | null = null;
   private currentState: PeerSenderState = 'idle';
 
   constructor(
     readonly peerId: NodeId,
     readonly address: string,
-    private readonly client: grpc.Client,
+    private readonly channel: PeerChannel,
     private readonly ctx: PeerSenderContext,
   ) {}
 
@@ -75,6 +77,7 @@ export class PeerSender {
     this.pendingWrites = 0;
     this.connected = false;
     this.currentState = 'idle';
+    this.clearConnectTimer();
     call?.cancel();
     this.scheduleFlush();
   }
@@ -112,6 +115,7 @@ export class PeerSender {
     this.currentState = 'closed';
     if (this.backoffTimer) clearTimeout(this.backoffTimer);
     this.backoffTimer = null;
+    this.clearConnectTimer();
     this.dropQueue('stopped');
     const call = this.call;
     this.call = null;
@@ -175,7 +179,7 @@ export class PeerSender {
     const generation = ++this.generation;
     this.pendingWrites = 0;
     this.connected = false;
-    const call = this.client.makeClientStreamRequest<WireMessageBatch, WireStreamClosed>(
+    const call = this.channel.current.makeClientStreamRequest<WireMessageBatch, WireStreamClosed>(
       method.path,
       method.requestSerialize as (v: WireMessageBatch) => Buffer,
       method.responseDeserialize as (b: Buffer) => WireStreamClosed,
@@ -186,6 +190,7 @@ export class PeerSender {
     // The receiver sends response headers as soon as it has accepted the stream.
     call.on('metadata', () => {
       if (generation !== this.generation) return;
+      this.clearConnectTimer();
       if (!this.connected) this.ctx.options.logger.debug('peer stream accepted', { peer: this.peerId, address: this.address });
       this.connected = true;
       this.attempt = 0;
@@ -193,10 +198,31 @@ export class PeerSender {
     call.on('error', () => {}); // reported through the status callback
     this.call = call;
     this.currentState = 'open';
+    this.connectTimer = setTimeout(() => this.connectTimedOut(generation), this.ctx.options.connectTimeoutMs);
+  }
+
+  /** The peer has not accepted the stream in time: dial again on a fresh channel. */
+  private connectTimedOut(generation: number): void {
+    this.connectTimer = null;
+    if (generation !== this.generation || this.connected || this.currentState !== 'open') return;
+    this.ctx.options.logger.debug('peer stream not accepted in time; renewing the channel', {
+      peer: this.peerId,
+      address: this.address,
+      afterMs: this.ctx.options.connectTimeoutMs,
+    });
+    this.ctx.counters.peer(this.peerId).connectTimeouts++;
+    this.channel.renew();
+    this.call?.cancel(); // its status callback starts the backoff
+  }
+
+  private clearConnectTimer(): void {
+    if (this.connectTimer) clearTimeout(this.connectTimer);
+    this.connectTimer = null;
   }
 
   private onStreamEnd(generation: number, err: grpc.ServiceError | null): void {
     if (generation !== this.generation || this.currentState === 'closed') return;
+    this.clearConnectTimer();
     this.call = null;
     this.generation++;
     this.pendingWrites = 0;

@@ -6,6 +6,7 @@ import { identityMetadata, type CallIdentity, type Refusal, type RefusalReason }
 import { LogThrottle } from './log-throttle.js';
 import { TransportCounters, type DropReason, type PeerCounters } from './metrics.js';
 import { clientChannelOptions, resolveOptions, type PeerTransportOptions, type ResolvedOptions } from './options.js';
+import { PeerChannel } from './peer-channel.js';
 import { PeerSender, type PeerSenderState } from './peer-sender.js';
 import { PeerServer } from './peer-server.js';
 import { METHOD, peerMethod } from './peer-service.js';
@@ -47,7 +48,7 @@ export interface TransportStats {
 interface Peer {
   id: NodeId;
   address: string;
-  client: grpc.Client;
+  channel: PeerChannel;
   sender: PeerSender;
   snapshot?: SnapshotTransfer;
   forwards: Set<grpc.ClientUnaryCall>;
@@ -132,15 +133,15 @@ export class PeerTransport {
       if (existing.address === address) return;
       this.closePeer(existing);
     }
-    const client = new grpc.Client(address, grpc.credentials.createInsecure(), clientChannelOptions(this.o));
-    const sender = new PeerSender(id, address, client, {
+    const channel = new PeerChannel(address, clientChannelOptions(this.o));
+    const sender = new PeerSender(id, address, channel, {
       options: this.o,
       counters: this.counters,
       metadataFor: (peerId) => this.metadataFor(peerId),
       reportUnreachable: (peerId) => this.reportUnreachable(peerId),
       reportDrop: (peerId, reason, count, detail) => this.reportDrop(peerId, reason, count, detail),
     });
-    this.peers.set(id, { id, address, client, sender, forwards: new Set() });
+    this.peers.set(id, { id, address, channel, sender, forwards: new Set() });
     this.o.logger.info(existing ? 'peer address changed' : 'peer added', { peer: id, address, previous: existing?.address });
   }
 
@@ -216,7 +217,7 @@ export class PeerTransport {
     const counters = this.counters.peer(peer.id);
     let transfer: SnapshotTransfer;
     try {
-      transfer = sendSnapshot(peer.client, this.metadataFor(peer.id), m, {
+      transfer = sendSnapshot(peer.channel.current, this.metadataFor(peer.id), m, {
         chunkBytes: this.o.snapshotChunkBytes,
         timeoutMs: this.o.snapshotTimeoutMs,
         snapshotData: this.o.snapshotData,
@@ -267,7 +268,7 @@ export class PeerTransport {
     if (this.stopped) return Promise.reject(new ForwardError('unreachable', peerId, 'forward: the peer transport is stopped'));
     const method = peerMethod(METHOD.forward);
     return new Promise((resolve, reject) => {
-      const call = peer.client.makeUnaryRequest<WireForwardRequest, WireForwardResponse>(
+      const call = peer.channel.current.makeUnaryRequest<WireForwardRequest, WireForwardResponse>(
         method.path,
         method.requestSerialize as (v: WireForwardRequest) => Buffer,
         method.responseDeserialize as (b: Buffer) => WireForwardResponse,
@@ -342,7 +343,7 @@ export class PeerTransport {
     peer.snapshot?.cancel();
     for (const call of peer.forwards) call.cancel();
     peer.forwards.clear();
-    peer.client.close();
+    peer.channel.close();
   }
 
   private deliver(batch: Message[], identity: CallIdentity): void {

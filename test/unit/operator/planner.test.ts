@@ -172,6 +172,18 @@ describe('planner basics', () => {
     expect(plan(w.observe())).toMatchObject({ type: 'wait', reason: 'WaitingForHealthy' });
   });
 
+  it('does not restart a pod for an upgrade while another wanted pod is gone and not yet recreated', () => {
+    const w = converged(3);
+    w.apply({ kind: 'setImage', image: 'kuorum:2' });
+    const input = w.observe();
+    const leaderName = input.leader!.members.find((m) => m.id === input.leader!.id)!.name;
+    const gone = input.pods.find((p) => p.name !== leaderName)!.name;
+    // The pod was deleted and the StatefulSet has not recreated it; the leader has not noticed yet.
+    const action = plan({ ...input, pods: input.pods.filter((p) => p.name !== gone) });
+    expect(action).toMatchObject({ type: 'wait', reason: 'WaitingForPod' });
+    expect(plan(input)).toMatchObject({ type: 'deletePodForUpgrade' });
+  });
+
   it('never restarts one of two voters for an upgrade (that loses quorum)', () => {
     const w = converged(2);
     w.apply({ kind: 'setImage', image: 'kuorum:2' });

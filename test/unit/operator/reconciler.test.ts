@@ -23,6 +23,8 @@ class SimulatedSurroundings implements KubeWriter {
   readonly violations: string[] = [];
   readonly applied: string[] = [];
   servers: Server[] = [];
+  /** When set, the leader reports these members: its view of who is alive lags the pods. */
+  laggingMembers: unknown[] | undefined;
   port = 0;
 
   constructor(replicas: number) {
@@ -78,7 +80,7 @@ class SimulatedSurroundings implements KubeWriter {
       if (req.method === 'GET' && url === '/v1/members') {
         const view = this.world.observe().leader;
         if (!view || view.id !== vol.memberId) return json(503, { error: 'not the leader', code: 'NotLeader' });
-        return json(200, { members: view.members });
+        return json(200, { members: this.laggingMembers ?? view.members });
       }
       if (req.method === 'POST' && url === '/v1/bootstrap') return act({ type: 'bootstrap', pod: podName });
       if (s.leader !== vol.memberId) return json(503, { error: 'not the leader', code: 'NotLeader' });
@@ -99,6 +101,15 @@ class SimulatedSurroundings implements KubeWriter {
   }
 
   // ---- the Kubernetes side ----
+  livePods(): V1Pod[] {
+    const labels = { 'app.kubernetes.io/name': 'kuorum', 'app.kubernetes.io/instance': CLUSTER, 'app.kubernetes.io/managed-by': 'kuorum-operator' };
+    return this.world.observe().pods.map((p) => ({
+      metadata: { name: p.name, namespace: NAMESPACE, labels, uid: `uid-${p.name}`, ...(p.deleting ? { deletionTimestamp: new Date() } : {}) },
+      spec: { containers: [{ name: 'kuorum', image: p.image }] },
+      status: { phase: 'Running', podIP: ipOf(p.ordinal), conditions: [{ type: 'Ready', status: p.ready ? 'True' : 'False' }] },
+    }));
+  }
+
   caches() {
     const one = <T extends KubernetesObject>(items: () => T[]): ObjectCache<T> => ({
       get: (name, ns) => items().find((o) => o.metadata?.name === name && (ns === undefined || o.metadata?.namespace === ns)),
@@ -108,13 +119,7 @@ class SimulatedSurroundings implements KubeWriter {
     return {
       clusters: one<RaftCluster>(() => [this.cluster]),
       statefulSets: one<V1StatefulSet>(() => (this.world.s.sts ? [{ metadata: { name: CLUSTER, namespace: NAMESPACE, labels }, spec: { replicas: this.world.s.sts.replicas } } as unknown as V1StatefulSet] : [])),
-      pods: one<V1Pod>(() =>
-        this.world.observe().pods.map((p) => ({
-          metadata: { name: p.name, namespace: NAMESPACE, labels, ...(p.deleting ? { deletionTimestamp: new Date() } : {}) },
-          spec: { containers: [{ name: 'kuorum', image: p.image }] },
-          status: { phase: 'Running', podIP: ipOf(p.ordinal), conditions: [{ type: 'Ready', status: p.ready ? 'True' : 'False' }] },
-        })),
-      ),
+      pods: one<V1Pod>(() => this.livePods()),
       pvcs: one<V1PersistentVolumeClaim>(() => [...this.world.s.volumes.keys()].map((ord) => ({ metadata: { name: `data-${CLUSTER}-${ord}`, namespace: NAMESPACE, labels } }))),
     };
   }
@@ -140,6 +145,9 @@ class SimulatedSurroundings implements KubeWriter {
   }
   async readStatefulSetReplicas(): Promise<number | null> {
     return this.world.s.sts?.replicas ?? null;
+  }
+  async listPods(): Promise<V1Pod[]> {
+    return this.livePods();
   }
   async podExists(_ns: string, name: string): Promise<boolean> {
     return this.world.s.pods.has(Number(name.slice(CLUSTER.length + 1)));
@@ -218,12 +226,36 @@ describe('reconciler', () => {
 
   it('never resets a StatefulSet that a lagging cache does not show yet', async () => {
     const lagging = { ...env.caches(), statefulSets: { get: () => undefined, list: () => [] } };
-    const reconciler = new Reconciler(lagging, env, new NodeClient({ timeoutMs: 2000, port: env.port }), new OperatorMetrics(false), () => {});
+    const reconciler = new Reconciler(lagging, env, new NodeClient({ timeoutMs: 2000, port: env.port }), new OperatorMetrics(false), (m, f) => console.log(m, JSON.stringify(f)));
     const before = env.applied.length;
     await reconciler.reconcile(`${NAMESPACE}/${CLUSTER}`);
     expect(env.applied.length).toBe(before);
     expect(env.world.s.sts?.replicas).toBe(3);
     expect(env.violations).toEqual([]);
+  });
+
+  it('re-checks the pods with the API before an upgrade restart: a lagging cache must not restart a second one', async () => {
+    env.cluster.spec.image = 'kuorum:2';
+    env.cluster.metadata.generation = 20;
+    env.world.apply({ kind: 'setImage', image: 'kuorum:2' });
+    // The informer cache as it was a moment ago (every pod ready, none terminating), and the leader
+    // still counting every member as alive, as it does until a stopped member's contact times out.
+    const frozen = env.livePods();
+    env.laggingMembers = env.world.observe().leader!.members;
+    // Meanwhile one follower went away (a drain, a crash, or this operator's own previous restart).
+    const leaderName = env.world.s.members.get(env.world.s.leader!)!.name;
+    const followers = frozen.map((p) => p.metadata!.name!).filter((n) => n !== leaderName).sort();
+    const gone = followers[1]!;
+    env.world.s.pods.get(Number(gone.slice(CLUSTER.length + 1)))!.deleting = true;
+    const lagging = { ...env.caches(), pods: { get: (n: string) => frozen.find((p) => p.metadata?.name === n), list: () => frozen } };
+    const reconciler = new Reconciler(lagging, env, new NodeClient({ timeoutMs: 2000, port: env.port }), new OperatorMetrics(false), () => {});
+    await reconciler.reconcile(`${NAMESPACE}/${CLUSTER}`);
+    expect(env.world.observe().pods.filter((p) => p.deleting).map((p) => p.name)).toEqual([gone]);
+    env.laggingMembers = undefined;
+    await reconcileUntilConverged(new Reconciler(env.caches(), env, new NodeClient({ timeoutMs: 2000, port: env.port }), new OperatorMetrics(false), () => {}));
+    expect(env.violations).toEqual([]);
+    expect(env.world.differencesFromSpec()).toEqual([]);
+    expect(env.world.observe().pods.map((p) => p.image)).toEqual(['kuorum:2', 'kuorum:2', 'kuorum:2']);
   });
 
   it('reports an invalid spec as a Warning event without touching anything', async () => {
