@@ -67,6 +67,28 @@ describe('simulator scenarios', () => {
     expect(stranded.some((w) => sim.checker.indexOfWrite(w) !== undefined)).toBe(false);
   });
 
+  it('a forwarded read is not answered at once when the requester and a deposed leader are no quorum (5 voters)', () => {
+    const sim = new Simulation(calm(5, 13));
+    const old = electLeader(sim);
+    commitOne(sim, old);
+    const ids = [...sim.nodes.keys()].filter((id) => id !== old.id);
+    const [follower, next] = [ids[0]!, ids[1]!];
+    const majority = ids.slice(1);
+    sim.partition([[old.id, follower], majority]);
+    sim.network.restore(old.id, next); // only for the transfer's timeoutNow: the old leader hears nothing back
+    sim.transfer(old.id, next);
+    expect(sim.runTicks(5, () => sim.node(next).role === 'leader'), 'the majority elects a new leader at once').toBe(true);
+    const newer = commitOne(sim, sim.node(next));
+    expect(old.role, 'the old leader does not know yet').toBe('leader');
+    // The follower still follows the old leader; with the forwarder as one ack of five, a read
+    // answered without a heartbeat round would miss the newer write.
+    const served = sim.stats.readsServed;
+    sim.read(follower, 'k');
+    sim.runTicks(3);
+    expect(sim.checker.isAcked(newer)).toBe(true);
+    expect(sim.stats.readsServed).toBe(served);
+  });
+
   it('a minority side commits nothing', () => {
     const sim = new Simulation(calm(5, 11));
     const leader = electLeader(sim);

@@ -42,7 +42,7 @@ export function handleReadIndex(r: ReadHost, m: Message): void {
     return;
   }
   const ctx = m.entries[0]!.data;
-  if (r.trk.isSingleton(r.id)) {
+  if (r.trk.isSingleton(r.id) || requesterCompletesQuorum(r, m)) {
     respondToRead(r, m, r.log.committed);
     return;
   }
@@ -52,6 +52,20 @@ export function handleReadIndex(r: ReadHost, m: Message): void {
   }
   r.readOnly.recvAck(r.id, ctx);
   r.bcastHeartbeat(ctx);
+}
+
+/**
+ * A voter sends a ReadIndex request only to the leader of its own term (a follower relays a
+ * request with the original requester), so when it was sent its requester had voted for no later
+ * leader, and this leader, still leading, has not either. When the two of them are a quorum
+ * (3 voters), no later leader was elected, let alone committed anything, before the reads behind
+ * the request began: the commit index covers them without a heartbeat round. (The requester also
+ * ignores an answer from a term older than its own.) It vouches for its own request only: the
+ * requests queued in readOnly keep waiting for heartbeat acks.
+ */
+function requesterCompletesQuorum(r: ReadHost, m: Message): boolean {
+  if (m.from === NO_NODE || m.from === r.id) return false;
+  return r.trk.hasQuorum(new Set([r.id, m.from]));
 }
 
 /** A heartbeat response echoing a read context. */

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { newMessage } from '../../../node/src/raft/messages.js';
 import { dec, enc, Network, networkFrom, storageWithLog } from './network.js';
 
 describe('ReadIndex', () => {
@@ -81,6 +82,80 @@ describe('ReadIndex', () => {
     expect(net.node('b').readStates).toEqual([{ index: 2, context: enc('fr') }]);
     expect(net.node('a').readStates).toEqual([]);
     expect(net.sent.some((m) => m.type === 'readIndex' && m.to === 'a' && m.from === 'b')).toBe(true);
+  });
+
+  describe('a voter that forwards a request acknowledges the leadership itself', () => {
+    const withoutHeartbeats = (net: Network): void => {
+      net.filter = (m) => m.type !== 'heartbeat' && m.type !== 'heartbeatResp';
+    };
+
+    it('with 3 voters the leader answers a forwarded request at once, with no heartbeat round', () => {
+      const net = new Network(['a', 'b', 'c']);
+      net.campaign('a');
+      net.propose('a', 'x');
+      withoutHeartbeats(net);
+      const before = net.sent.length;
+      net.node('b').raw.readIndex(enc('fr'));
+      net.deliverAll();
+      expect(net.node('b').readStates).toEqual([{ index: 2, context: enc('fr') }]);
+      expect(net.sent.slice(before).map((m) => `${m.type} ${m.from}>${m.to}`)).toEqual(['readIndex b>a', 'readIndexResp a>b']);
+    });
+
+    it('with 5 voters the requester and the leader are no quorum: a heartbeat round is still needed', () => {
+      const net = new Network(['a', 'b', 'c', 'd', 'e']);
+      net.campaign('a');
+      withoutHeartbeats(net);
+      net.node('b').raw.readIndex(enc('fr'));
+      net.deliverAll();
+      expect(net.node('b').readStates).toEqual([]);
+      net.filter = () => true;
+      net.tick('a', 1);
+      expect(net.node('b').readStates).toEqual([{ index: 1, context: enc('fr') }]);
+    });
+
+    it('a learner does not count: its request waits for a heartbeat round', () => {
+      const net = new Network(['a', 'b', 'c'], {}, ['d']);
+      net.campaign('a');
+      withoutHeartbeats(net);
+      net.node('d').raw.readIndex(enc('lr'));
+      net.deliverAll();
+      expect(net.node('d').readStates).toEqual([]);
+      net.filter = () => true;
+      net.tick('a', 1);
+      expect(net.node('d').readStates).toEqual([{ index: 1, context: enc('lr') }]);
+    });
+
+    it('vouches for its own request only: a read queued before it still waits for its acks', () => {
+      const net = new Network(['a', 'b', 'c']);
+      net.campaign('a');
+      withoutHeartbeats(net);
+      net.node('a').raw.readIndex(enc('local'));
+      net.node('b').raw.readIndex(enc('fr'));
+      net.deliverAll();
+      expect(net.node('b').readStates).toEqual([{ index: 1, context: enc('fr') }]);
+      expect(net.node('a').readStates).toEqual([]);
+      net.filter = () => true;
+      net.tick('a', 1);
+      expect(net.node('a').readStates).toEqual([{ index: 1, context: enc('local') }]);
+    });
+
+    it('the requester drops an answer from an older term: a deposed leader cannot serve it a stale index', () => {
+      const net = new Network(['a', 'b', 'c'], { preVote: false, checkQuorum: false });
+      net.campaign('a');
+      net.isolate('a');
+      net.campaign('b'); // term 2 with c's vote
+      net.propose('b', 'newer');
+      expect(net.node('c').raw.status()).toMatchObject({ term: 2, commit: 3 });
+      // c's request reaches a, which still believes it leads term 1, and is answered at once...
+      const forwarded = { ...newMessage('readIndex', 'a', { entries: [{ term: 0, index: 0, type: 'normal', data: enc('stale') }] }), from: 'c' };
+      net.node('a').raw.step(forwarded);
+      net.heal();
+      net.deliverAll();
+      const answer = net.sent.find((m) => m.type === 'readIndexResp' && m.to === 'c');
+      expect(answer).toMatchObject({ from: 'a', term: 1, index: 1 });
+      // ...but c is at term 2 and ignores it.
+      expect(net.node('c').readStates).toEqual([]);
+    });
   });
 
   it('drops the request when there is no leader', () => {
