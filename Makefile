@@ -44,9 +44,15 @@ test: lint typecheck build controlplane
 # The node's container image (node/Dockerfile): docker when an engine answers, else buildah.
 # make image IMAGE=name:tag BASE_IMAGE=... BUILDER=docker|buildah
 IMAGE ?= kuorum:dev
-.PHONY: image
+.PHONY: image image-operator
 image:
 	IMAGE='$(IMAGE)' BASE_IMAGE='$(BASE_IMAGE)' BUILDER='$(BUILDER)' scripts/image/build.sh
+
+# The operator's image (operator/Dockerfile), the one the Helm chart runs by default.
+# make image-operator OPERATOR_IMAGE=name:tag BASE_IMAGE=... BUILDER=docker|buildah
+OPERATOR_IMAGE ?= kuorum-operator:dev
+image-operator:
+	IMAGE='$(OPERATOR_IMAGE)' DOCKERFILE=operator/Dockerfile BASE_IMAGE='$(BASE_IMAGE)' BUILDER='$(BUILDER)' scripts/image/build.sh
 
 # A local 3-node cluster on 127.0.0.1 (data kept under .data/ between runs; Ctrl-C stops it).
 run: build

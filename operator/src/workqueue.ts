@@ -21,7 +21,7 @@ export class WorkQueue {
   /** Keys added while being processed: run again once the current run ends. */
   private readonly dirty = new Set<string>();
   private readonly failures = new Map<string, number>();
-  private readonly timers = new Map<string, NodeJS.Timeout>();
+  private readonly timers = new Map<string, { timer: NodeJS.Timeout; dueAt: number }>();
   private running = 0;
   private stopped = false;
   private idleWaiters: (() => void)[] = [];
@@ -44,17 +44,25 @@ export class WorkQueue {
     this.pump();
   }
 
-  /** Adds the key after a delay; an earlier pending delay for the same key wins. */
+  /**
+   * Adds the key after a delay. A key already waiting keeps the sooner of the two times: a 30 s
+   * periodic refresh scheduled while converged must not hold back a 3 s re-check asked for later.
+   */
   addAfter(key: string, delayMs: number): void {
     if (this.stopped) return;
     if (delayMs <= 0) return this.add(key);
-    if (this.timers.has(key)) return;
-    const t = setTimeout(() => {
+    const dueAt = Date.now() + delayMs;
+    const pending = this.timers.get(key);
+    if (pending) {
+      if (pending.dueAt <= dueAt) return;
+      clearTimeout(pending.timer);
+    }
+    const timer = setTimeout(() => {
       this.timers.delete(key);
       this.add(key);
     }, delayMs);
-    t.unref();
-    this.timers.set(key, t);
+    timer.unref();
+    this.timers.set(key, { timer, dueAt });
   }
 
   failureCount(key: string): number {
@@ -73,7 +81,7 @@ export class WorkQueue {
 
   stop(): void {
     this.stopped = true;
-    for (const t of this.timers.values()) clearTimeout(t);
+    for (const t of this.timers.values()) clearTimeout(t.timer);
     this.timers.clear();
     this.queue.length = 0;
     this.queued.clear();

@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
-# Builds the node image from node/Dockerfile: with docker when an engine answers, else with
-# buildah (chroot isolation: no daemon, no user namespaces needed), installing buildah with apt
-# when it is missing and we are root.
-# env: IMAGE (default kuorum:dev), BASE_IMAGE (default: the Dockerfile's), BUILDER (docker|buildah)
+# Builds an image, the node's (node/Dockerfile) by default: with docker when an engine answers,
+# else with buildah (chroot isolation: no daemon, no user namespaces needed), installing buildah
+# with apt when it is missing and we are root.
+# env: IMAGE (default kuorum:dev), DOCKERFILE (default node/Dockerfile; operator/Dockerfile for the
+#      operator), BASE_IMAGE (default: the Dockerfile's), BUILDER (docker|buildah)
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 image=${IMAGE:-kuorum:dev}
+dockerfile=$repo/${DOCKERFILE:-node/Dockerfile}
+[ -f "$dockerfile" ] || { echo "image: no Dockerfile at $dockerfile" >&2; exit 2; }
 builder=${BUILDER:-}
 build_args=()
 [ -n "${BASE_IMAGE:-}" ] && build_args+=(--build-arg "BASE_IMAGE=$BASE_IMAGE")
@@ -17,7 +20,7 @@ fi
 
 case $builder in
   docker)
-    exec docker build -f "$repo/node/Dockerfile" -t "$image" "${build_args[@]}" "$repo" ;;
+    exec docker build -f "$dockerfile" -t "$image" "${build_args[@]}" "$repo" ;;
   buildah)
     if ! command -v buildah >/dev/null; then
       if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
@@ -28,7 +31,7 @@ case $builder in
         exit 1
       fi
     fi
-    exec buildah bud --isolation chroot --layers --force-rm -f "$repo/node/Dockerfile" -t "$image" "${build_args[@]}" "$repo" ;;
+    exec buildah bud --isolation chroot --layers --force-rm -f "$dockerfile" -t "$image" "${build_args[@]}" "$repo" ;;
   *)
     echo "image: BUILDER must be docker or buildah, not '$builder'" >&2
     exit 2 ;;

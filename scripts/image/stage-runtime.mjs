@@ -1,14 +1,14 @@
-// Lays out what the node needs at run time (besides node_modules) under <out>: package.json
-// (its "type": "module" makes the .js files ES modules), the compiled dist/node, and every .proto
-// file under node/ at its source path (the transport finds node/proto by walking up from its
-// compiled module).
-// usage: node stage-runtime.mjs <repo-root> <out>
+// Lays out what one program needs at run time (besides node_modules) under <out>: package.json
+// (its "type": "module" makes the .js files ES modules) and the compiled dist/<program>; for the
+// node also every .proto file under node/ at its source path (the transport finds node/proto by
+// walking up from its compiled module).
+// usage: node stage-runtime.mjs <repo-root> <out> [node|operator]   (default node)
 import { cpSync, mkdirSync, readdirSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 
-const [root, out] = process.argv.slice(2);
-if (!root || !out) {
-  console.error('usage: node stage-runtime.mjs <repo-root> <out>');
+const [root, out, program = 'node'] = process.argv.slice(2);
+if (!root || !out || !['node', 'operator'].includes(program)) {
+  console.error('usage: node stage-runtime.mjs <repo-root> <out> [node|operator]');
   process.exit(2);
 }
 
@@ -18,10 +18,11 @@ function copy(from, to) {
 }
 
 copy(join(root, 'package.json'), join(out, 'package.json'));
-copy(join(root, 'dist', 'node'), join(out, 'dist', 'node'));
+copy(join(root, 'dist', program), join(out, 'dist', program));
 
-const protos = readdirSync(join(root, 'node'), { recursive: true, encoding: 'utf8' }).filter((p) => p.endsWith('.proto'));
-for (const proto of protos) {
-  copy(join(root, 'node', proto), join(out, 'node', proto));
+let protos = [];
+if (program === 'node') {
+  protos = readdirSync(join(root, 'node'), { recursive: true, encoding: 'utf8' }).filter((p) => p.endsWith('.proto'));
+  for (const proto of protos) copy(join(root, 'node', proto), join(out, 'node', proto));
 }
-console.log(`staged dist/node and ${protos.length} proto file(s) in ${relative(process.cwd(), out) || '.'}`);
+console.log(`staged dist/${program} and ${protos.length} proto file(s) in ${relative(process.cwd(), out) || '.'}`);

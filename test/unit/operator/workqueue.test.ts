@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { backoffDelay, WorkQueue } from '../../../operator/src/workqueue.js';
 
 const tick = (): Promise<void> => new Promise((r) => setImmediate(r));
@@ -38,6 +38,27 @@ describe('work queue', () => {
     expect(runs.sort()).toEqual(['a', 'a', 'b']);
     expect(overlap).toBe(false);
     q.stop();
+  });
+
+  it('keeps the sooner time when a waiting key is scheduled again', async () => {
+    vi.useFakeTimers();
+    try {
+      const runs: number[] = [];
+      const q = new WorkQueue(async () => {
+        runs.push(Date.now());
+      }, { workers: 1, baseDelayMs: 1, maxDelayMs: 1 });
+      const start = Date.now();
+      q.addAfter('a', 30_000); // the periodic refresh of a converged cluster
+      q.addAfter('a', 3_000); // a re-check asked for later, e.g. after an event made it act
+      q.addAfter('a', 10_000); // later than what is pending: ignored
+      await vi.advanceTimersByTimeAsync(3_000);
+      expect(runs.map((t) => t - start)).toEqual([3_000]);
+      await vi.advanceTimersByTimeAsync(60_000);
+      expect(runs).toHaveLength(1);
+      q.stop();
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('retries a failing key with a growing failure count and resets it on success', async () => {
