@@ -3,7 +3,6 @@
 // (scripts/image/build-base.sh), then node/Dockerfile built by buildah through `make image`.
 // A node is then run from the image and must become ready and serve a write and a read.
 import { mkdtempSync, readdirSync, rmSync, chownSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -20,6 +19,7 @@ import {
   type ImageConfig,
 } from '../image/buildah.js';
 import { runEntrypoint, type ContainerRun } from '../image/node-in-container.js';
+import { freePort } from '../controlplane/free-port.js';
 import { NODE_ENV, NODE_FLAGS } from '../../node/src/runtime-settings.js';
 
 const repo = fileURLToPath(new URL('../..', import.meta.url));
@@ -30,17 +30,6 @@ const kuorumUid = 10001;
 const containerPrefix = 'kuorum-image-test';
 const buildTimeoutMs = 900_000;
 const readyTimeoutMs = 60_000;
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
-    });
-  });
-}
 
 async function waitForReady(url: string, run: ContainerRun): Promise<void> {
   const deadline = Date.now() + readyTimeoutMs;

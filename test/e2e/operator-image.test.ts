@@ -4,7 +4,6 @@
 // reconcile a RaftCluster: create the owned objects and report status. The process-kubelet cannot
 // run images, so the other e2e tests run the operator from dist/; this one shows the image works.
 import { chmodSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -22,6 +21,7 @@ import {
   type ImageConfig,
 } from '../image/buildah.js';
 import { runEntrypoint, type ContainerRun } from '../image/node-in-container.js';
+import { freePort } from '../controlplane/free-port.js';
 import { startCluster, type Cluster } from './harness/cluster.js';
 
 const repo = fileURLToPath(new URL('../..', import.meta.url));
@@ -29,17 +29,6 @@ const baseImage = 'localhost/kuorum-base:24';
 const image = 'localhost/kuorum-operator:image-test';
 const containerPrefix = 'kuorum-operator-image-test';
 const NS = 'image-test';
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
-    });
-  });
-}
 
 /** The admin kubeconfig with its certificates inlined, readable by the image's non-root user. */
 function portableKubeconfig(cluster: Cluster, dir: string): string {
