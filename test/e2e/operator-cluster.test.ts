@@ -7,45 +7,21 @@ import { CustomObjectsApi } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RaftCluster } from '../../operator/src/types.js';
 import { startCluster, type Cluster } from './harness/cluster.js';
+import { hasHealthyVoters, memberIds, pollUntil, raftClusterManifest, readRaftCluster } from './harness/raft-cluster.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const NS = 'default';
-const DEMO = `
-apiVersion: kuorum.dev/v1alpha1
-kind: RaftCluster
-metadata:
-  name: demo
-  namespace: default
-spec:
-  replicas: 3
-  image: localhost/kuorum:0.1.0
-  storage:
-    size: 100Mi
-  raft:
-    electionTimeoutMs: 1000
-    heartbeatIntervalMs: 100
-`;
+const DEMO = raftClusterManifest('demo', NS);
 
 let cluster: Cluster;
 let custom: CustomObjectsApi;
 
 async function raftCluster(name: string): Promise<RaftCluster> {
-  return (await custom.getNamespacedCustomObject({ group: 'kuorum.dev', version: 'v1alpha1', namespace: NS, plural: 'raftclusters', name })) as RaftCluster;
+  return readRaftCluster(custom, NS, name);
 }
 
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 240_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const v = await probe();
-      if (v !== undefined) return v;
-    } catch (err) {
-      last = err;
-    }
-    await new Promise((r) => setTimeout(r, 1000));
-  }
-  throw new Error(`timed out waiting for ${what}${last ? ` (last error: ${(last as Error).message})` : ''}\n${cluster.diagnostics()}`);
+function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 240_000): Promise<T> {
+  return pollUntil(what, probe, { timeoutMs, report: () => cluster.diagnostics() });
 }
 
 async function podIps(): Promise<Map<string, string>> {
@@ -64,14 +40,10 @@ async function kvGet(ip: string, key: string): Promise<string> {
   return res.text();
 }
 
-const memberIds = (rc: RaftCluster): Record<string, string> => Object.fromEntries((rc.status?.members ?? []).map((m) => [m.name, m.id]));
-
 async function waitForMembers(name: string, voters: number): Promise<RaftCluster> {
   return waitFor(`${name} to run with ${voters} healthy voters`, async () => {
     const rc = await raftCluster(name);
-    const s = rc.status;
-    const ok = s?.phase === 'Running' && s.replicas === voters && s.readyReplicas === voters && (s.members ?? []).filter((m) => m.role === 'voter' && m.healthy).length === voters;
-    return ok ? rc : undefined;
+    return hasHealthyVoters(rc, voters) ? rc : undefined;
   });
 }
 

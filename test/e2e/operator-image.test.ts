@@ -23,6 +23,7 @@ import {
 import { runEntrypoint, type ContainerRun } from '../image/node-in-container.js';
 import { freePort } from '../controlplane/free-port.js';
 import { startCluster, type Cluster } from './harness/cluster.js';
+import { pollUntil } from './harness/raft-cluster.js';
 
 const repo = fileURLToPath(new URL('../..', import.meta.url));
 const baseImage = 'localhost/kuorum-base:24';
@@ -50,20 +51,11 @@ function portableKubeconfig(cluster: Cluster, dir: string): string {
   return path;
 }
 
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, run: ContainerRun, timeoutMs = 120_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    if (run.child.exitCode !== null || run.child.signalCode !== null) throw new Error(`the operator exited (${run.child.exitCode ?? run.child.signalCode}):\n${run.output()}`);
-    try {
-      const v = await probe();
-      if (v !== undefined) return v;
-    } catch (err) {
-      last = err;
-    }
-    await new Promise((r) => setTimeout(r, 500));
-  }
-  throw new Error(`timed out waiting for ${what}${last ? ` (last error: ${(last as Error).message})` : ''}\noperator output:\n${run.output()}`);
+/** Polls while the operator runs; its exit or a timeout fails with its output. */
+function waitFor<T>(what: string, probe: () => Promise<T | undefined>, run: ContainerRun): Promise<T> {
+  const exited = (): string | undefined =>
+    run.child.exitCode !== null || run.child.signalCode !== null ? `the operator exited (${run.child.exitCode ?? run.child.signalCode}):\n${run.output()}` : undefined;
+  return pollUntil(what, probe, { timeoutMs: 120_000, everyMs: 500, giveUp: exited, report: () => `operator output:\n${run.output()}` });
 }
 
 describe('operator container image', () => {

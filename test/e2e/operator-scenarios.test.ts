@@ -7,6 +7,7 @@ import { CustomObjectsApi, DiscoveryV1Api } from '@kubernetes/client-node';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { RaftCluster } from '../../operator/src/types.js';
 import { startCluster, type Cluster } from './harness/cluster.js';
+import { hasHealthyVoters, memberIds, pollUntil, raftClusterManifest, readRaftCluster } from './harness/raft-cluster.js';
 import { ContinuousWriter, verifyAcked } from './scenarios/continuous-writer.js';
 import { signalPod } from './scenarios/pod-process.js';
 
@@ -14,21 +15,7 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const NS = 'default';
 const NAME = 'scen';
 const OP_NS = 'kuorum-system';
-const MANIFEST = `
-apiVersion: kuorum.dev/v1alpha1
-kind: RaftCluster
-metadata:
-  name: ${NAME}
-  namespace: ${NS}
-spec:
-  replicas: 3
-  image: localhost/kuorum:0.1.0
-  storage:
-    size: 100Mi
-  raft:
-    electionTimeoutMs: 1000
-    heartbeatIntervalMs: 100
-`;
+const MANIFEST = raftClusterManifest(NAME, NS);
 
 let cluster: Cluster;
 let custom: CustomObjectsApi;
@@ -39,7 +26,7 @@ let scenario = 0;
 let serving = false;
 
 async function raftCluster(): Promise<RaftCluster> {
-  return (await custom.getNamespacedCustomObject({ group: 'kuorum.dev', version: 'v1alpha1', namespace: NS, plural: 'raftclusters', name: NAME })) as RaftCluster;
+  return readRaftCluster(custom, NS, NAME);
 }
 
 async function report(): Promise<string> {
@@ -48,19 +35,8 @@ async function report(): Promise<string> {
   return `----- kubectl get raft -o yaml -----\n${rc}\n----- operator logs -----\n${ops}\n${cluster.diagnostics()}`;
 }
 
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 180_000, everyMs = 1000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const v = await probe();
-      if (v !== undefined) return v;
-    } catch (err) {
-      last = err;
-    }
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
-  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? ` (last error: ${(last as Error).message})` : ''}\n${await report()}`);
+function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 180_000, everyMs = 1000): Promise<T> {
+  return pollUntil(what, probe, { timeoutMs, everyMs, report });
 }
 
 async function pods(): Promise<{ name: string; ip: string; uid: string; ready: boolean }[]> {
@@ -87,15 +63,13 @@ async function podIp(name: string): Promise<string> {
   return ip;
 }
 
-const memberIds = (rc: RaftCluster): Record<string, string> => Object.fromEntries((rc.status?.members ?? []).map((m) => [m.name, m.id]));
 const ordinals = (n: number): string[] => Array.from({ length: n }, (_, i) => `${NAME}-${i}`);
 
 async function waitForMembers(voters: number): Promise<RaftCluster> {
   return waitFor(`${NAME} to run with ${voters} healthy voters`, async () => {
     const rc = await raftCluster();
     const s = rc.status;
-    const ok = s?.phase === 'Running' && s.observedGeneration === rc.metadata.generation && s.replicas === voters && s.readyReplicas === voters &&
-      (s.members ?? []).length === voters && (s.members ?? []).filter((m) => m.role === 'voter' && m.healthy).length === voters;
+    const ok = hasHealthyVoters(rc, voters) && s?.observedGeneration === rc.metadata.generation && (s?.members ?? []).length === voters;
     return ok ? rc : undefined;
   });
 }
