@@ -1,3 +1,4 @@
+import { slabBytes } from '../byte-slab.js';
 import { utf8Length, varintSize, writeUtf8, writeVarint } from './bytes.js';
 import { InvalidCommandError } from './errors.js';
 
@@ -55,24 +56,6 @@ function checkRevision(rev: number | undefined): void {
   if (rev !== undefined && (!Number.isSafeInteger(rev) || rev < 1)) throw new InvalidCommandError(`cannot encode command: ifMatch must be a revision ≥ 1, got ${rev}`);
 }
 
-// Small encodings are carved out of a shared slab: allocating a fresh ArrayBuffer costs about
-// ten times more than a view on an existing one (Buffer.allocUnsafe pools the same way).
-const SLAB_SIZE = 8192;
-const POOLED_MAX = 2048;
-let slab = new ArrayBuffer(SLAB_SIZE);
-let slabOffset = 0;
-
-function allocate(size: number): Uint8Array {
-  if (size > POOLED_MAX) return new Uint8Array(size);
-  if (slabOffset + size > SLAB_SIZE) {
-    slab = new ArrayBuffer(SLAB_SIZE);
-    slabOffset = 0;
-  }
-  const view = new Uint8Array(slab, slabOffset, size);
-  slabOffset += (size + 7) & ~7;
-  return view;
-}
-
 const utf8Decoder = new TextDecoder('utf-8', { fatal: true });
 
 function writeString(buf: Uint8Array, pos: number, s: string, len: number): number {
@@ -82,7 +65,7 @@ function writeString(buf: Uint8Array, pos: number, s: string, len: number): numb
 export function encodeCommand(cmd: Command): Uint8Array {
   const requestIdLen = utf8Length(cmd.requestId);
   if (cmd.op === 'noop') {
-    const buf = allocate(3 + varintSize(requestIdLen) + requestIdLen);
+    const buf = slabBytes(3 + varintSize(requestIdLen) + requestIdLen);
     buf[0] = MAGIC_V1;
     buf[1] = OP_NOOP;
     buf[2] = 0;
@@ -99,7 +82,7 @@ export function encodeCommand(cmd: Command): Uint8Array {
   const valueLen = isPut ? cmd.value.length : 0;
   const size =
     3 + varintSize(requestIdLen) + requestIdLen + varintSize(keyLen) + keyLen + (cmd.ifMatch !== undefined ? varintSize(cmd.ifMatch) : 0) + valueLen;
-  const buf = allocate(size);
+  const buf = slabBytes(size);
   buf[0] = MAGIC_V1;
   buf[1] = isPut ? OP_PUT : OP_DELETE;
   buf[2] = (cmd.ifMatch !== undefined ? FLAG_IF_MATCH : 0) | (ifNoneMatch ? FLAG_IF_NONE_MATCH : 0);

@@ -1,6 +1,7 @@
 // Message <-> protobuf mapping. Indices and terms are uint64 on the wire and plain numbers in
 // the core: both directions refuse anything that is not a non-negative safe integer, so a value
 // is never rounded or wrapped silently.
+import { slabCopy } from '../byte-slab.js';
 import type { Entry, EntryType, Message, MessageType, Snapshot } from '../raft/types.js';
 import type { WireEntry, WireMessage, WireSnapshot, WireU64 } from './wire-types.js';
 
@@ -60,13 +61,14 @@ function bytesIn(value: Uint8Array | undefined | null): Uint8Array {
 }
 
 /**
- * A copy of the received bytes in a buffer of their own, exactly their size. For entry data: an
- * entry lives on in the Raft log's in-memory mirror for thousands of entries, and a view would
- * keep the whole received gRPC message (up to megabytes of other entries) alive with it.
+ * A copy of the received bytes, for entry data: an entry lives on in the Raft log's in-memory
+ * mirror for thousands of entries, and a view would keep the whole received gRPC message (up to
+ * megabytes of other entries) alive with it. Small ones share slabs with the entries received
+ * with them (the log drops them in order, slab by slab), not an ArrayBuffer each.
  */
 function bytesOwned(value: Uint8Array | undefined | null): Uint8Array {
   if (!value || value.byteLength === 0) return new Uint8Array();
-  return new Uint8Array(value);
+  return slabCopy(value);
 }
 
 function bytesOut(value: Uint8Array, field: string): Uint8Array {

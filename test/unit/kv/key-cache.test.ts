@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { KeyMetaCache } from '../../../node/src/kv/key-cache.js';
 import { KvStore } from '../../../node/src/kv/index.js';
@@ -23,6 +24,34 @@ describe('KeyMetaCache', () => {
     expect(c.get('d')).toBeNull();
     c.clear();
     expect(c.size).toBe(0);
+  });
+
+  it('agrees with a plain least-recently-set model through evictions, re-sets and clears (an evicted key hands its slot on)', () => {
+    const op = fc.oneof(
+      { arbitrary: fc.record({ key: fc.integer({ min: 0, max: 12 }), mod: fc.option(fc.integer({ min: 1, max: 2 ** 40 }), { nil: null }) }), weight: 20 },
+      { arbitrary: fc.constant('clear' as const), weight: 1 },
+    );
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 6 }), fc.array(op, { maxLength: 200 }), (capacity, ops) => {
+        const cache = new KeyMetaCache(capacity);
+        const model = new Map<string, ReturnType<typeof meta> | null>();
+        for (const o of ops) {
+          if (o === 'clear') {
+            cache.clear();
+            model.clear();
+            continue;
+          }
+          const value = o.mod === null ? null : { createRevision: 7, modRevision: o.mod, version: o.mod + 1 };
+          cache.set(`k${o.key}`, value);
+          model.delete(`k${o.key}`);
+          model.set(`k${o.key}`, value);
+          if (model.size > capacity) model.delete(model.keys().next().value!);
+          expect(cache.size).toBe(model.size);
+          for (let k = 0; k <= 12; k++) expect(cache.get(`k${k}`)).toEqual(model.get(`k${k}`));
+        }
+      }),
+      { numRuns: 300 },
+    );
   });
 
   it('holds nothing with capacity 0 and refuses a bad capacity', () => {

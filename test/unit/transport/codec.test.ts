@@ -52,11 +52,20 @@ describe('message codec', () => {
     );
   });
 
-  it('gives each received entry its data in a buffer of its own, exactly its size (a small entry does not keep the received batch alive)', () => {
+  it('copies received entry data out of the message into shared slabs (a small entry neither keeps the batch alive nor costs an ArrayBuffer of its own)', () => {
     const entries: Entry[] = Array.from({ length: 50 }, (_, i) => ({ term: 1, index: i + 1, type: 'normal', data: new Uint8Array(300).fill(i) }));
     const [app] = overTheWire([{ ...base(), type: 'app', entries }]);
     expect(app!.entries).toEqual(entries);
-    for (const e of app!.entries) expect(e.data.buffer.byteLength).toBe(300);
+    const buffers = new Set(app!.entries.map((e) => e.data.buffer));
+    for (const b of buffers) expect(b.byteLength).toBeLessThanOrEqual(8192);
+    expect(buffers.size).toBeLessThanOrEqual(Math.ceil((50 * 304) / 8192) + 1);
+  });
+
+  it('gives a large entry its data in a buffer of its own, exactly its size', () => {
+    const entries: Entry[] = [{ term: 1, index: 1, type: 'normal', data: new Uint8Array(100_000).fill(7) }];
+    const [app] = overTheWire([{ ...base(), type: 'app', entries }]);
+    expect(app!.entries).toEqual(entries);
+    expect(app!.entries[0]!.data.buffer.byteLength).toBe(100_000);
   });
 
   it('keeps an empty context and a zero logTermHint distinct from absent ones', () => {
