@@ -72,6 +72,37 @@ describe('ReadBatcher', () => {
     expect(await later).toBe(6);
   });
 
+  it('gives every read its own full timeout, though they share one timer', async () => {
+    vi.useFakeTimers();
+    const { rb, asked } = batcher(500);
+    const first = rb.wait();
+    vi.advanceTimersByTime(50);
+    let outcome: unknown;
+    rb.wait().then(
+      (i) => (outcome = i),
+      (e: unknown) => (outcome = e),
+    );
+    rb.answer(asked[0]!, 1); // the second read's request goes out; the timer stays armed for the first's deadline
+    expect(await first).toBe(1);
+    vi.advanceTimersByTime(460); // 510 ms: past the first read's deadline, not the second's
+    await Promise.resolve();
+    expect(outcome).toBeUndefined();
+    vi.advanceTimersByTime(50); // 560 ms: past the second's
+    await Promise.resolve();
+    expect(outcome).toBeInstanceOf(TimeoutError);
+    expect(vi.getTimerCount()).toBe(0); // nothing waits: no expiry timer, no retry
+  });
+
+  it('leaves no timer behind once every read is answered', async () => {
+    vi.useFakeTimers();
+    const { rb, asked } = batcher();
+    const reads = [rb.wait(), rb.wait(), rb.wait()];
+    rb.answer(asked[0]!, 1);
+    rb.answer(asked[1]!, 2);
+    expect(await Promise.all(reads)).toEqual([1, 2, 2]);
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
   it('rejects every waiting read on shutdown', async () => {
     const { rb } = batcher();
     const a = rb.wait().catch((e: unknown) => e);
