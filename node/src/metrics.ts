@@ -1,16 +1,34 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { BoundHistogram } from './bound-histogram.js';
+
+export interface LoopGaugeValues {
+  term: number;
+  isLeader: boolean;
+  hasLeader: boolean;
+  commitIndex: number;
+  appliedIndex: number;
+  snapshotIndex: number;
+  proposalsPending: number;
+  /** On the leader: entries between its last index and each peer's match index; absent elsewhere. */
+  peerLag?: Iterable<[peer: string, lag: number]>;
+}
 
 /** Everything the node exports on /metrics. One registry per node (tests run several in a process). */
 export class NodeMetrics {
   readonly registry = new Registry();
 
-  readonly term = this.gauge('kuorum_term', 'Current Raft term.');
-  readonly isLeader = this.gauge('kuorum_is_leader', '1 if this node is the leader.');
-  readonly hasLeader = this.gauge('kuorum_has_leader', '1 if this node knows a leader.');
+  /**
+   * The Raft loop's state, read on each scrape: the gauges below show it (setting them on every
+   * pass of the loop cost the loop more than scrapes do). Undefined until the node runs.
+   */
+  loopSource: () => LoopGaugeValues | undefined = () => undefined;
+  readonly term = this.loopGauge('kuorum_term', 'Current Raft term.', (v) => v.term);
+  readonly isLeader = this.loopGauge('kuorum_is_leader', '1 if this node is the leader.', (v) => (v.isLeader ? 1 : 0));
+  readonly hasLeader = this.loopGauge('kuorum_has_leader', '1 if this node knows a leader.', (v) => (v.hasLeader ? 1 : 0));
   readonly leaderChanges = new Counter({ name: 'kuorum_leader_changes_total', help: 'Leader changes seen by this node.', registers: [this.registry] });
-  readonly commitIndex = this.gauge('kuorum_commit_index', 'Raft commit index.');
-  readonly appliedIndex = this.gauge('kuorum_applied_index', 'Index of the last entry applied to the state machine.');
-  readonly snapshotIndex = this.gauge('kuorum_snapshot_index', 'Index of the latest snapshot.');
+  readonly commitIndex = this.loopGauge('kuorum_commit_index', 'Raft commit index.', (v) => v.commitIndex);
+  readonly appliedIndex = this.loopGauge('kuorum_applied_index', 'Index of the last entry applied to the state machine.', (v) => v.appliedIndex);
+  readonly snapshotIndex = this.loopGauge('kuorum_snapshot_index', 'Index of the latest snapshot.', (v) => v.snapshotIndex);
   readonly proposalsCommitted = new Counter({ name: 'kuorum_proposals_committed_total', help: 'Proposals by this node that were committed and applied.', registers: [this.registry] });
   readonly proposalsFailed = new Counter({
     name: 'kuorum_proposals_failed_total',
@@ -18,7 +36,7 @@ export class NodeMetrics {
     labelNames: ['reason'],
     registers: [this.registry],
   });
-  readonly proposalsPending = this.gauge('kuorum_proposals_pending', 'Proposals by this node waiting to be applied.');
+  readonly proposalsPending = this.loopGauge('kuorum_proposals_pending', 'Proposals by this node waiting to be applied.', (v) => v.proposalsPending);
   readonly fsyncDuration = new Histogram({
     name: 'kuorum_fsync_duration_seconds',
     help: 'Time to persist one Ready (one synced batch).',
@@ -31,12 +49,21 @@ export class NodeMetrics {
     buckets: [0.0001, 0.0005, 0.001, 0.002, 0.004, 0.008, 0.016, 0.032, 0.064, 0.128, 0.256],
     registers: [this.registry],
   });
-  readonly peerLag = new Gauge({
-    name: 'kuorum_peer_replication_lag_entries',
-    help: 'On the leader: entries between its last index and each peer\'s match index.',
-    labelNames: ['peer'],
-    registers: [this.registry],
-  });
+  readonly peerLag: Gauge = (() => {
+    const metrics = this; // eslint-disable-line @typescript-eslint/no-this-alias
+    return new Gauge({
+      name: 'kuorum_peer_replication_lag_entries',
+      help: 'On the leader: entries between its last index and each peer\'s match index.',
+      labelNames: ['peer'],
+      registers: [this.registry],
+      collect() {
+        const lags = metrics.loopSource()?.peerLag;
+        if (!lags) return;
+        this.reset();
+        for (const [peer, lag] of lags) this.set({ peer }, lag);
+      },
+    });
+  })();
   /** Where peer error counts come from (the transport keeps monotonic counters); read on each scrape. */
   peerErrorSource: () => { peer: string; kind: string; count: number }[] = () => [];
   readonly peerMessageErrors: Counter = (() => {
@@ -52,19 +79,29 @@ export class NodeMetrics {
       },
     });
   })();
-  readonly httpDuration = new Histogram({
-    name: 'kuorum_http_request_duration_seconds',
-    help: 'HTTP request duration by method, route and status.',
-    labelNames: ['method', 'route', 'status'],
-    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
-    registers: [this.registry],
-  });
+  /** Observed on every HTTP request: cells are looked up once per label set (see BoundHistogram). */
+  readonly httpDuration = new BoundHistogram(
+    'kuorum_http_request_duration_seconds',
+    'HTTP request duration by method, route and status.',
+    ['method', 'route', 'status'],
+    [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    this.registry,
+  );
 
   constructor(options: { processMetrics?: boolean } = {}) {
     if (options.processMetrics) collectDefaultMetrics({ register: this.registry, prefix: 'kuorum_process_' });
   }
 
-  private gauge(name: string, help: string): Gauge {
-    return new Gauge({ name, help, registers: [this.registry] });
+  private loopGauge(name: string, help: string, pick: (v: LoopGaugeValues) => number): Gauge {
+    const metrics = this; // eslint-disable-line @typescript-eslint/no-this-alias
+    return new Gauge({
+      name,
+      help,
+      registers: [this.registry],
+      collect() {
+        const v = metrics.loopSource();
+        if (v) this.set(pick(v));
+      },
+    });
   }
 }

@@ -19,7 +19,7 @@ import {
   UnavailableError,
 } from './errors.js';
 import type { JsonLogger } from './logger.js';
-import type { NodeMetrics } from './metrics.js';
+import type { LoopGaugeValues, NodeMetrics } from './metrics.js';
 import type { ApplyItem, CapturedState, MemberRecord, StateMachine, Transport, WriteOutcome } from './node-ports.js';
 import {
   NO_NODE,
@@ -206,6 +206,7 @@ export class KuorumNode implements NodeApi {
     this.transport.onUnreachable((id) => this.enqueue(() => this.raw.reportUnreachable(id)));
     this.transport.onSnapshotStatus((id, ok) => this.enqueue(() => this.raw.reportSnapshot(id, ok)));
     this.metrics.peerErrorSource = () => this.transport.peerErrorCounts();
+    this.metrics.loopSource = () => this.loopGaugeValues();
     this.transport.onClusterId((id) => void this.learnClusterId(id));
     this.transport.setForwardHandler((req) => this.handleForwarded(req));
     if (this.clusterId) this.transport.setClusterId(this.clusterId);
@@ -484,20 +485,24 @@ export class KuorumNode implements NodeApi {
     const st = this.raw.status();
     this.lastStatus = st;
     if (this.isMember()) this.everMember = true;
-    const applied = this.kv.appliedIndex();
     this.resolvePendingReads();
-    const m = this.metrics;
-    m.term.set(st.term);
-    m.isLeader.set(st.role === 'leader' ? 1 : 0);
-    m.hasLeader.set(st.leader !== NO_NODE ? 1 : 0);
-    m.commitIndex.set(st.commit);
-    m.appliedIndex.set(applied);
-    m.snapshotIndex.set(this.lastSnapshotIndex);
-    m.proposalsPending.set(this.proposals.size);
-    if (st.progress) {
-      for (const [id, pr] of st.progress) if (id !== this.id) m.peerLag.set({ peer: id }, Math.max(0, st.lastIndex - pr.match));
-      this.introduceNewMembers(st);
-    }
+    if (st.progress) this.introduceNewMembers(st);
+  }
+
+  /** What the loop gauges show on a scrape (metrics.loopSource). */
+  private loopGaugeValues(): LoopGaugeValues {
+    const st = this.lastStatus;
+    const progress = st.progress;
+    return {
+      term: st.term,
+      isLeader: st.role === 'leader',
+      hasLeader: st.leader !== NO_NODE,
+      commitIndex: st.commit,
+      appliedIndex: this.kv.appliedIndex(),
+      snapshotIndex: this.lastSnapshotIndex,
+      proposalsPending: this.proposals.size,
+      ...(progress && { peerLag: [...progress].filter(([id]) => id !== this.id).map(([id, pr]): [string, number] => [id, Math.max(0, st.lastIndex - pr.match)]) }),
+    };
   }
 
   private resolvePendingReads(): void {
@@ -768,7 +773,7 @@ export class KuorumNode implements NodeApi {
 
   async get(key: string, consistency: Consistency): Promise<KvRecord | undefined> {
     if (consistency === 'linearizable') await this.linearizableBarrier();
-    return this.kv.get(key);
+    return await this.kv.get(key); // awaited: returning the promise costs two more ticks
   }
 
   async list(prefix: string, limit: number, consistency: Consistency): Promise<KvList> {

@@ -8,9 +8,11 @@ export interface ReadIndexStatus {
   acks: Set<NodeId>;
 }
 
+/** A map key for a context: one char per byte (every heartbeat ack looks one up). */
 export function contextKey(ctx: Uint8Array): string {
+  if (ctx.length <= 64) return String.fromCharCode.apply(null, ctx as unknown as number[]);
   let s = '';
-  for (let i = 0; i < ctx.length; i++) s += ctx[i]!.toString(16).padStart(2, '0');
+  for (let i = 0; i < ctx.length; i += 64) s += contextKey(ctx.subarray(i, i + 64));
   return s;
 }
 

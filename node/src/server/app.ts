@@ -4,6 +4,7 @@ import type { NodeMetrics } from '../metrics.js';
 import { installErrorHandlers } from './error-handler.js';
 import { injectForwarded } from './forwarding.js';
 import { DEFAULT_LIMITS, type Limits } from './limits.js';
+import { recordRequestDurations } from './request-metrics.js';
 import type { NodeApi } from './node-api.js';
 import { adminRoutes } from './routes/admin.js';
 import { healthRoutes } from './routes/health.js';
@@ -40,12 +41,7 @@ export async function buildHttpServer(opts: HttpServerOptions): Promise<FastifyI
 
   installErrorHandlers(app);
 
-  app.addHook('onResponse', async (request, reply) => {
-    metrics.httpDuration.observe(
-      { method: request.method, route: request.routeOptions.url ?? 'unmatched', status: String(reply.statusCode) },
-      reply.elapsedTime / 1000,
-    );
-  });
+  recordRequestDurations(app, metrics.httpDuration);
 
   const watches: WatchRegistry = new Set();
   app.addHook('onClose', async () => {

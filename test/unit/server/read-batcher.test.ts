@@ -72,6 +72,83 @@ describe('ReadBatcher', () => {
     expect(await later).toBe(6);
   });
 
+  it('gives every read its own full timeout, though they share one timer', async () => {
+    vi.useFakeTimers();
+    const { rb, asked } = batcher(500);
+    const first = rb.wait();
+    vi.advanceTimersByTime(50);
+    let outcome: unknown;
+    rb.wait().then(
+      (i) => (outcome = i),
+      (e: unknown) => (outcome = e),
+    );
+    rb.answer(asked[0]!, 1); // the second read's request goes out; the timer stays armed for the first's deadline
+    expect(await first).toBe(1);
+    vi.advanceTimersByTime(460); // 510 ms: past the first read's deadline, not the second's
+    await Promise.resolve();
+    expect(outcome).toBeUndefined();
+    vi.advanceTimersByTime(50); // 560 ms: past the second's
+    await Promise.resolve();
+    expect(outcome).toBeInstanceOf(TimeoutError);
+    expect(vi.getTimerCount()).toBe(0); // nothing waits: no expiry timer, no retry
+  });
+
+  it('leaves no timer behind once every read is answered', async () => {
+    vi.useFakeTimers();
+    const { rb, asked } = batcher();
+    const reads = [rb.wait(), rb.wait(), rb.wait()];
+    rb.answer(asked[0]!, 1);
+    rb.answer(asked[1]!, 2);
+    expect(await Promise.all(reads)).toEqual([1, 2, 2]);
+    vi.advanceTimersByTime(1); // the pause after a request that served several reads
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
+  it('after serving several reads, holds the next request until as many queue again', async () => {
+    vi.useFakeTimers();
+    const { rb, asked } = batcher();
+    const first = rb.wait();
+    const three = [rb.wait(), rb.wait(), rb.wait()];
+    rb.answer(asked[0]!, 1);
+    await first;
+    rb.answer(asked[1]!, 2);
+    expect(await Promise.all(three)).toEqual([2, 2, 2]);
+    const again = [rb.wait(), rb.wait()];
+    expect(asked).toHaveLength(2); // two of three back: still gathering
+    again.push(rb.wait());
+    expect(asked).toHaveLength(3); // the third: the request goes out at once, for all three
+    rb.answer(asked[2]!, 3);
+    expect(await Promise.all(again)).toEqual([3, 3, 3]);
+  });
+
+  it('sends the held request after gatherMs even if fewer reads came back', async () => {
+    vi.useFakeTimers();
+    const asked: Uint8Array[] = [];
+    const rb = new ReadBatcher({ ask: (ctx) => asked.push(ctx), retryMs: 100, timeoutMs: 1000, gatherMs: 5 });
+    const first = rb.wait();
+    const two = [rb.wait(), rb.wait()];
+    rb.answer(asked[0]!, 1);
+    await first;
+    rb.answer(asked[1]!, 2);
+    await Promise.all(two);
+    const late = rb.wait();
+    vi.advanceTimersByTime(4);
+    expect(asked).toHaveLength(2);
+    vi.advanceTimersByTime(1);
+    expect(asked).toHaveLength(3);
+    rb.answer(asked[2]!, 4);
+    expect(await late).toBe(4);
+  });
+
+  it('never holds back a lone read', () => {
+    const { rb, asked } = batcher();
+    for (let i = 0; i < 3; i++) {
+      void rb.wait();
+      expect(asked).toHaveLength(i + 1); // asked at once
+      rb.answer(asked[i]!, i);
+    }
+  });
+
   it('rejects every waiting read on shutdown', async () => {
     const { rb } = batcher();
     const a = rb.wait().catch((e: unknown) => e);
