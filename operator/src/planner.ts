@@ -154,7 +154,9 @@ export function readyPods(input: PlannerInput): Set<string> {
   return new Set(input.pods.filter((p) => p.ready && !p.deleting).map((p) => p.name));
 }
 
-function wait(reason: WaitReason, message: string): Action {
+type WaitAction = Extract<Action, { type: 'wait' }>;
+
+function wait(reason: WaitReason, message: string): WaitAction {
   return { type: 'wait', reason, message };
 }
 
@@ -311,7 +313,7 @@ export function plan(input: PlannerInput): Action {
  * terminating. A pod the StatefulSet has not recreated yet counts too: the leader may still
  * report its member healthy for a while after it went away.
  */
-export function restartBlocker(cluster: string, pods: readonly ObservedPod[], stsReplicas: number): Action | null {
+export function restartBlocker(cluster: string, pods: readonly ObservedPod[], stsReplicas: number): WaitAction | null {
   const terminating = pods.find((p) => p.deleting);
   if (terminating) return wait('PodTerminating', `waiting for ${terminating.name} to be replaced`);
   for (let ord = 0; ord < stsReplicas; ord++) {

@@ -204,7 +204,7 @@ export class Reconciler {
         const name = cluster.metadata.name;
         const live = (await this.kube.listPods(ns, selectorString(cluster))).map((p) => observePod(name, p)).filter((p): p is ObservedPod => p !== null);
         const blocker = restartBlocker(name, live, obs.input.statefulSet?.replicas ?? 0);
-        if (blocker?.type === 'wait') throw new StaleObservation(`not restarting ${action.pod}: ${blocker.message}`);
+        if (blocker) throw new StaleObservation(`not restarting ${action.pod}: ${blocker.message}`);
         // Exactly the pod that was observed on the old image, not a replacement that a stale cache hides.
         const uid = obs.input.pods.find((p) => p.name === action.pod)?.uid;
         try {

@@ -7,23 +7,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  containerName,
-  createContainer,
-  imageTestEnv,
-  inspectImageConfig,
-  removeContainer,
-  removeStaleContainers,
-  requireBuildah,
-  runCommand,
-  type ImageConfig,
-} from '../image/buildah.js';
+import { buildRepoImage, containerName, createContainer, imageTestEnv, removeContainer, withImageWorkdir, type ImageConfig } from '../image/buildah.js';
 import { runEntrypoint, type ContainerRun } from '../image/node-in-container.js';
 import { freePort } from '../controlplane/free-port.js';
 import { NODE_ENV, NODE_FLAGS } from '../../node/src/runtime-settings.js';
 
 const repo = fileURLToPath(new URL('../..', import.meta.url));
-const baseImage = 'localhost/kuorum-base:24';
 const image = 'localhost/kuorum:image-test';
 const dataDir = '/var/lib/kuorum';
 const kuorumUid = 10001;
@@ -55,11 +44,7 @@ describe('node container image', () => {
   let config: ImageConfig;
 
   beforeAll(async () => {
-    await requireBuildah(env);
-    await removeStaleContainers(containerPrefix, env);
-    await runCommand(join(repo, 'scripts/image/build-base.sh'), [baseImage], env);
-    await runCommand('make', ['-C', repo, 'image', `IMAGE=${image}`, `BASE_IMAGE=${baseImage}`, 'BUILDER=buildah'], env);
-    config = await inspectImageConfig(image, env);
+    config = await buildRepoImage(repo, { target: 'image', image, containerPrefix }, env);
   }, buildTimeoutMs);
 
   it('runs as a non-root user, exposes the peer and HTTP ports and declares the data volume', () => {
@@ -73,10 +58,7 @@ describe('node container image', () => {
   });
 
   it('ships the compiled node and production dependencies only', async () => {
-    const container = await createContainer(image, containerName(containerPrefix, 'files'), env);
-    try {
-      const root = (await runCommand('buildah', ['mount', container], env)).stdout.trim();
-      const app = join(root, config.WorkingDir ?? '/');
+    await withImageWorkdir(image, containerName(containerPrefix, 'files'), config, env, (app) => {
       const modules = readdirSync(join(app, 'node_modules'));
       expect(modules).toEqual(expect.arrayContaining(['classic-level', 'fastify', '@grpc']));
       for (const devOnly of ['typescript', 'vitest', 'eslint', 'node', 'fast-check']) expect(modules).not.toContain(devOnly);
@@ -90,9 +72,7 @@ describe('node container image', () => {
         expect.arrayContaining(protos.sort()),
       );
       expect(readdirSync(join(app, 'node'), { recursive: true, encoding: 'utf8' }).filter((p) => p.endsWith('.ts'))).toEqual([]);
-    } finally {
-      await removeContainer(container, env);
-    }
+    });
   });
 
   describe('a node run from the image', () => {

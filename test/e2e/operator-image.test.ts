@@ -9,24 +9,13 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
-import {
-  containerName,
-  createContainer,
-  imageTestEnv,
-  inspectImageConfig,
-  removeContainer,
-  removeStaleContainers,
-  requireBuildah,
-  runCommand,
-  type ImageConfig,
-} from '../image/buildah.js';
+import { buildRepoImage, containerName, createContainer, imageTestEnv, removeContainer, withImageWorkdir, type ImageConfig } from '../image/buildah.js';
 import { runEntrypoint, type ContainerRun } from '../image/node-in-container.js';
 import { freePort } from '../controlplane/free-port.js';
 import { startCluster, type Cluster } from './harness/cluster.js';
 import { pollUntil } from './harness/raft-cluster.js';
 
 const repo = fileURLToPath(new URL('../..', import.meta.url));
-const baseImage = 'localhost/kuorum-base:24';
 const image = 'localhost/kuorum-operator:image-test';
 const containerPrefix = 'kuorum-operator-image-test';
 const NS = 'image-test';
@@ -68,11 +57,7 @@ describe('operator container image', () => {
   let http = '';
 
   beforeAll(async () => {
-    await requireBuildah(env);
-    await removeStaleContainers(containerPrefix, env);
-    await runCommand(join(repo, 'scripts/image/build-base.sh'), [baseImage], env);
-    await runCommand('make', ['-C', repo, 'image-operator', `OPERATOR_IMAGE=${image}`, `BASE_IMAGE=${baseImage}`, 'BUILDER=buildah'], env);
-    config = await inspectImageConfig(image, env);
+    config = await buildRepoImage(repo, { target: 'image-operator', image, containerPrefix }, env);
     cluster = await startCluster({ kubelets: 0 });
     await cluster.kubectl('apply', '--server-side', '-f', join(repo, 'charts/kuorum-operator/crds/raftcluster.yaml'));
     await cluster.kubectl('create', 'namespace', NS);
@@ -89,17 +74,12 @@ describe('operator container image', () => {
     expect(Number((config.User ?? '').split(':')[0])).toBe(10001);
     expect(config.Entrypoint).toEqual(['node', 'dist/operator/src/main.js']);
     expect(Object.keys(config.ExposedPorts ?? {})).toEqual(['8080/tcp']);
-    const files = await createContainer(image, containerName(containerPrefix, 'files'), env);
-    try {
-      const root = (await runCommand('buildah', ['mount', files], env)).stdout.trim();
-      const app = join(root, config.WorkingDir ?? '/');
+    await withImageWorkdir(image, containerName(containerPrefix, 'files'), config, env, (app) => {
       const installed = (pkg: string): boolean => existsSync(join(app, 'node_modules', pkg, 'package.json'));
       for (const needed of ['@kubernetes/client-node', 'prom-client']) expect(installed(needed), needed).toBe(true);
       for (const notNeeded of ['classic-level', 'fastify', '@grpc/grpc-js', 'typescript', 'vitest', 'node']) expect(installed(notNeeded), notNeeded).toBe(false);
       expect(readdirSync(join(app, 'dist')).sort()).toEqual(['operator']);
-    } finally {
-      await removeContainer(files, env);
-    }
+    });
   });
 
   it('reconciles a RaftCluster against the real API server', async () => {

@@ -106,3 +106,35 @@ export async function removeStaleContainers(prefix: string, env: NodeJS.ProcessE
     if (pid && !isAlive(Number(pid))) await removeContainer(name.trim(), env);
   }
 }
+
+/** The Node 24 base image the image tests build from this machine's files (no registry here). */
+export const TEST_BASE_IMAGE = 'localhost/kuorum-base:24';
+
+/**
+ * Builds one of the repo's images the way CI does where there is no docker engine: the base from
+ * scripts/image/build-base.sh, then `make <target>` with buildah. Clears containers that earlier
+ * runs of this test left behind first. Returns the image's OCI config.
+ */
+export async function buildRepoImage(
+  repo: string,
+  build: { target: 'image' | 'image-operator'; image: string; containerPrefix: string },
+  env: NodeJS.ProcessEnv,
+): Promise<ImageConfig> {
+  await requireBuildah(env);
+  await removeStaleContainers(build.containerPrefix, env);
+  await runCommand(join(repo, 'scripts/image/build-base.sh'), [TEST_BASE_IMAGE], env);
+  const imageVar = build.target === 'image' ? 'IMAGE' : 'OPERATOR_IMAGE';
+  await runCommand('make', ['-C', repo, build.target, `${imageVar}=${build.image}`, `BASE_IMAGE=${TEST_BASE_IMAGE}`, 'BUILDER=buildah'], env);
+  return inspectImageConfig(build.image, env);
+}
+
+/** Calls `look` with the image's working directory, mounted from a throwaway container. */
+export async function withImageWorkdir<T>(image: string, container: string, config: ImageConfig, env: NodeJS.ProcessEnv, look: (workdir: string) => T | Promise<T>): Promise<T> {
+  const name = await createContainer(image, container, env);
+  try {
+    const root = (await runCommand('buildah', ['mount', name], env)).stdout.trim();
+    return await look(join(root, config.WorkingDir ?? '/'));
+  } finally {
+    await removeContainer(name, env);
+  }
+}
