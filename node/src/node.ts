@@ -77,6 +77,10 @@ export interface NodeParts {
   /** Persists the cluster ID in the data dir's identity (bootstrap or first leader contact). */
   recordClusterId(clusterId: string): Promise<void>;
   newClusterId(): string;
+  /** The data dir holds a removal mark: this member was removed before the restart. */
+  removed: boolean;
+  /** Persists the removal mark in the data dir (see storage/removal-mark.ts). */
+  recordRemoved(clusterId: string, learnedBy: 'told' | 'applied'): Promise<void>;
   /** Called when the loop hits an error it cannot recover from (a failed fsync): the process must stop. */
   onFatal(err: Error): void;
 }
@@ -104,6 +108,9 @@ const MAX_APPLY_BACKLOG = 4;
 
 export const INTRODUCE_PATH = '/v1/internal/introduce';
 export const REMOVED_PATH = '/v1/internal/removed';
+
+const REJOIN_REFUSED =
+  'this data dir belongs to a member that was removed from the cluster; it does not rejoin with its old data: remove it from the members again, empty its data dir and start it, then add it as the new member it reports';
 
 export class KuorumNode implements NodeApi {
   private raw: RawNode;
@@ -137,7 +144,8 @@ export class KuorumNode implements NodeApi {
   private readonly introduced = new Map<NodeId, number>();
   private configIndex = 0;
   private readonly lingering = new Map<NodeId, string>();
-  private removedNotice = false;
+  private removedNotice: boolean;
+  private removalRecorded: Promise<void> | null = null;
   private everMember = false;
   private lastSnapshotIndex: number;
   private lastSnapshotBytes = 0;
@@ -163,6 +171,8 @@ export class KuorumNode implements NodeApi {
     this.log = parts.log;
     this.id = parts.memberId;
     this.clusterId = parts.clusterId ?? '';
+    this.removedNotice = parts.removed;
+    if (parts.removed) this.removalRecorded = Promise.resolve();
     this.proposals = new Waiters<string, WriteOutcome>(() => this.metrics.proposalsFailed.inc({ reason: 'timeout' }));
     this.lastSnapshotIndex = this.store.storage.snapshot().metadata.index;
     this.reads = new ReadBatcher({
@@ -221,7 +231,7 @@ export class KuorumNode implements NodeApi {
     const others = this.kv.members().some((m) => m.id !== this.id);
     if (!others && this.store.storage.lastIndex() <= this.kv.appliedIndex()) this.enqueue(() => this.campaignIfSoleVoter());
     this.loopDone = this.loop();
-    this.log.info('node started', { id: this.id, clusterId: this.clusterId, member: this.isMember(), snapshotIndex: this.lastSnapshotIndex });
+    this.log.info('node started', { id: this.id, clusterId: this.clusterId, member: this.isMember(), removed: this.removedNotice, snapshotIndex: this.lastSnapshotIndex });
   }
 
   /** A leader hands leadership to the most caught-up voter (bounded wait); others do nothing. */
@@ -263,6 +273,7 @@ export class KuorumNode implements NodeApi {
 
   /** A one-voter cluster need not wait an election timeout to elect itself. */
   private campaignIfSoleVoter(): void {
+    if (this.removedNotice) return;
     const c = this.raw.status().config;
     if (c.voters.length === 1 && c.voters[0] === this.id) this.raw.campaign();
   }
@@ -478,7 +489,14 @@ export class KuorumNode implements NodeApi {
       clearTimeout(w.timer);
       w.resolve();
     }
-    if (cc.type === 'remove' && cc.nodeId === this.id) this.log.warn('this node was removed from the cluster');
+    if (cc.type === 'remove' && cc.nodeId === this.id) {
+      this.log.warn('this node was removed from the cluster');
+      // A leader that removed itself keeps ticking until a remaining voter knows the commit.
+      if (this.lastStatus.role !== 'leader') this.removedNotice = true;
+      this.recordRemoved('applied').catch((err: unknown) => this.log.error('could not record the removal in the data dir', { err: String(err) }));
+    } else if (cc.nodeId === this.id && this.removedNotice) {
+      this.log.error(REJOIN_REFUSED);
+    }
   }
 
   private afterReady(): void {
@@ -596,6 +614,7 @@ export class KuorumNode implements NodeApi {
 
   /** On an unjoined node: learn the peers and the cluster ID from the leader's introduction. */
   async introduce(body: IntroduceBody): Promise<void> {
+    if (this.removedNotice) throw new ConflictError(REJOIN_REFUSED, 'member_removed');
     if (this.clusterId && body.clusterId !== this.clusterId) {
       throw new ConflictError(`this node belongs to cluster ${this.clusterId}, not ${body.clusterId}`, 'cluster_mismatch');
     }
@@ -658,6 +677,16 @@ export class KuorumNode implements NodeApi {
     if (this.clusterId && body.clusterId !== this.clusterId) throw new ConflictError(`this node belongs to cluster ${this.clusterId}, not ${body.clusterId}`, 'cluster_mismatch');
     if (!this.removedNotice) this.log.warn('this node was removed from the cluster (told by the leader); it no longer campaigns');
     this.removedNotice = true;
+    await this.recordRemoved('told');
+  }
+
+  /** Once, durably: a restart then starts this member as removed (never campaigning). */
+  private recordRemoved(learnedBy: 'told' | 'applied'): Promise<void> {
+    this.removalRecorded ??= this.parts.recordRemoved(this.clusterId, learnedBy).catch((err: unknown) => {
+      this.removalRecorded = null; // the next notice retries
+      throw err;
+    });
+    return this.removalRecorded;
   }
 
   private updatePeers(): void {
@@ -716,7 +745,7 @@ export class KuorumNode implements NodeApi {
       snapshotIndex: this.lastSnapshotIndex,
       configIndex: this.configIndex,
       revision: this.kv.revision(),
-      member: this.isMember(),
+      member: this.isMember() && !this.wasRemoved(),
       removed: this.wasRemoved(),
       peerAddress: this.settings.advertisePeer,
     };

@@ -6,7 +6,7 @@ import type { JsonLogger } from './logger.js';
 import { NodeMetrics } from './metrics.js';
 import { KuorumNode } from './node.js';
 import { buildHttpServer } from './server/app.js';
-import { RaftLogStore, openIdentity, randomId64, recordClusterId } from './storage/index.js';
+import { RaftLogStore, openIdentity, randomId64, readRemovalMark, recordClusterId, writeRemovalMark } from './storage/index.js';
 import { PeerTransportAdapter } from './transport-adapter.js';
 
 export interface RunningNode {
@@ -26,6 +26,8 @@ export interface StartOptions {
 
 export async function startNode(cfg: NodeConfig, log: JsonLogger, opts: StartOptions = {}): Promise<RunningNode> {
   let { identity } = await openIdentity(cfg.dataDir, { name: cfg.name });
+  const removal = await readRemovalMark(cfg.dataDir, identity);
+  if (removal) log.warn('this data dir belongs to a member removed from its cluster: it starts as removed and never campaigns; empty the data dir to join as a new member', { ...removal });
   const store = await RaftLogStore.open(cfg.dataDir);
   let kv;
   try {
@@ -76,6 +78,9 @@ export async function startNode(cfg: NodeConfig, log: JsonLogger, opts: StartOpt
         identity = await recordClusterId(cfg.dataDir, identity, clusterId);
       },
       newClusterId: randomId64,
+      removed: removal !== null,
+      recordRemoved: (clusterId, learnedBy) =>
+        writeRemovalMark(cfg.dataDir, { formatVersion: 1, memberId: identity.memberId, clusterId, learnedBy, recordedAt: new Date().toISOString() }),
       onFatal:
         opts.onFatal ??
         ((err) => {

@@ -58,7 +58,7 @@ export interface NodeStatus {
   configIndex: number;
   /** The KV store's revision. */
   revision: number;
-  /** A voter or learner of a formed cluster. */
+  /** A voter or learner of a formed cluster (false once removed, whatever its own log says). */
   member: boolean;
   /** This node was removed from its cluster. */
   removed: boolean;

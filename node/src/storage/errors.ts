@@ -4,6 +4,7 @@ export type DataDirErrorCode =
   | 'cluster_mismatch' // member.json records another cluster ID than the one expected
   | 'identity_corrupt' // member.json cannot be parsed or misses fields
   | 'identity_missing' // the data dir holds Raft or state data but no member.json
+  | 'removal_mark_corrupt' // removed.json cannot be parsed or names another member or cluster
   | 'log_corrupt' // the Raft log LevelDB is damaged or inconsistent
   | 'snapshot_corrupt' // a snapshot file is missing, truncated or fails its checksum
   | 'locked' // another running process holds the LevelDB lock

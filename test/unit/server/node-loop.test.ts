@@ -100,6 +100,8 @@ async function startHeldNode(wrapStore: (s: RaftLogStore) => RaftLogStore = (s) 
       metrics: new NodeMetrics({ processMetrics: false }),
       log: quiet,
       recordClusterId: async () => undefined,
+      removed: false,
+      recordRemoved: async () => undefined,
       newClusterId: randomId64,
       onFatal: (err) => {
         throw err;
