@@ -71,7 +71,8 @@ export interface Transport {
   /** Replaces the set of peers (never includes this node). */
   setPeers(peers: { id: NodeId; address: string }[]): void;
   send(messages: Message[]): void;
-  onMessages(fn: (messages: Message[]) => void): void;
+  /** `fromAddress`: the sender's advertised peer address, when its transport sends one. */
+  onMessages(fn: (messages: Message[], from: NodeId, fromAddress: string | undefined) => void): void;
   onUnreachable(fn: (id: NodeId) => void): void;
   onSnapshotStatus(fn: (id: NodeId, ok: boolean) => void): void;
   /** Called when an unjoined node learns its cluster ID from a leader's first valid contact. */

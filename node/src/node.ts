@@ -50,6 +50,7 @@ import type {
 } from './server/node-api.js';
 import { memberList, mostCaughtUpVoter, quorumContactReadiness } from './node-views.js';
 import { ReadBatcher } from './read-batcher.js';
+import { isRemovedSender, RemovedSenderNotices } from './removed-senders.js';
 import { Waiters } from './waiters.js';
 
 export interface NodeSettings {
@@ -146,6 +147,7 @@ export class KuorumNode implements NodeApi {
   private readonly lingering = new Map<NodeId, string>();
   private removedNotice: boolean;
   private removalRecorded: Promise<void> | null = null;
+  private readonly removedSenderNotices: RemovedSenderNotices;
   private everMember = false;
   private lastSnapshotIndex: number;
   private lastSnapshotBytes = 0;
@@ -173,6 +175,7 @@ export class KuorumNode implements NodeApi {
     this.clusterId = parts.clusterId ?? '';
     this.removedNotice = parts.removed;
     if (parts.removed) this.removalRecorded = Promise.resolve();
+    this.removedSenderNotices = new RemovedSenderNotices(10 * settings.electionTimeoutMs);
     this.proposals = new Waiters<string, WriteOutcome>(() => this.metrics.proposalsFailed.inc({ reason: 'timeout' }));
     this.lastSnapshotIndex = this.store.storage.snapshot().metadata.index;
     this.reads = new ReadBatcher({
@@ -207,10 +210,14 @@ export class KuorumNode implements NodeApi {
   // ---- lifecycle ----
 
   async start(): Promise<void> {
-    this.transport.onMessages((msgs) => {
+    this.transport.onMessages((msgs, from, fromAddress) => {
       const now = Date.now();
       for (const m of msgs) this.lastContact.set(m.from, now);
       this.inbox.push(...msgs);
+      const c = this.lastStatus.config;
+      if (this.lastStatus.role === 'leader' && !c.voters.includes(from) && !c.learners.includes(from)) {
+        this.enqueue(() => this.tellRemovedSender(from, msgs, fromAddress));
+      }
       this.notify();
     });
     this.transport.onUnreachable((id) => this.enqueue(() => this.raw.reportUnreachable(id)));
@@ -669,6 +676,20 @@ export class KuorumNode implements NodeApi {
       this.lingering.delete(id);
       if (this.running) this.updatePeers();
     });
+  }
+
+  /** In the loop (the core's configuration is current there): a removed member that missed tellRemoved() speaks up. */
+  private tellRemovedSender(from: NodeId, msgs: Message[], address: string | undefined): void {
+    if (this.lingering.has(from) || !isRemovedSender(this.raw.status(), from, msgs)) return;
+    if (!this.removedSenderNotices.take(from, Date.now())) return;
+    if (!address) {
+      this.log.warn('a removed member is still sending Raft messages, without its address: cannot tell it it was removed', { member: from });
+      return;
+    }
+    this.log.info('a removed member is still sending Raft messages; telling it it was removed', { member: from, address });
+    this.lingering.set(from, address);
+    this.updatePeers();
+    this.tellRemoved(from);
   }
 
   /** On the removed member: the leader says this member's removal committed. */

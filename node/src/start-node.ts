@@ -48,6 +48,7 @@ export async function startNode(cfg: NodeConfig, log: JsonLogger, opts: StartOpt
     {
       selfId: identity.memberId,
       clusterId: identity.clusterId ?? '',
+      advertiseAddress: cfg.advertisePeer,
       logger: log.child({ component: 'transport' }),
       // The Raft log keeps snapshot data on disk only: a lagging follower's snapshot is streamed from the file.
       snapshotData: (meta) => store.openSnapshotData(meta),

@@ -34,8 +34,8 @@ export class PeerTransportAdapter implements Transport {
     this.inner.send(messages);
   }
 
-  onMessages(fn: (messages: Message[]) => void): void {
-    this.inner.onMessage((batch) => fn(batch));
+  onMessages(fn: (messages: Message[], from: NodeId, fromAddress: string | undefined) => void): void {
+    this.inner.onMessage(fn);
   }
 
   onUnreachable(fn: (id: NodeId) => void): void {

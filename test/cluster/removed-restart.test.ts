@@ -70,8 +70,8 @@ describe('a removed member restarted on its old data dir', () => {
     await victim.waitUp();
     // Not knowing, it campaigns (the others ignore its pre-votes: they hear from the leader).
     await waitFor('the uninformed removed member to campaign', async () => victim.output.slice(from).includes(CAMPAIGN_LOG));
-    // The leader gave up telling it while it was down; deliver the very notice the leader sends
-    // over the peer transport (POST /v1/internal/removed, marked as forwarded).
+    // The leader tells it on hearing its pre-vote (removed-while-down.test.ts); the same notice
+    // delivered by hand (POST /v1/internal/removed, marked as forwarded) is taken again, idempotently.
     const { clusterId } = await leader.status();
     const notice = await victim.request('POST', '/v1/internal/removed', { clusterId, memberId: victim.id }, { 'x-kuorum-forwarded': '1' });
     expect(notice.status, notice.text).toBe(200);

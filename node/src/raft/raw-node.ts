@@ -181,6 +181,7 @@ export class RawNode {
     };
     if (r.state === 'leader') {
       st.progress = new Map([...r.trk.progress].map(([id, pr]) => [id, pr.toStatus()]));
+      st.pendingConfIndex = r.pendingConfIndex;
     }
     return st;
   }

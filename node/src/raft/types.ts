@@ -145,6 +145,11 @@ export interface Status {
   config: ConfState;
   /** Only on the leader. */
   progress?: Map<NodeId, ProgressStatus>;
+  /**
+   * Only on the leader: the index of the last conf change that may be in its log (at election,
+   * its whole log counts). While applied is below it, `config` may miss a committed change.
+   */
+  pendingConfIndex?: number;
 }
 
 export interface Logger {

@@ -5,11 +5,15 @@ import type { NodeId } from '../raft/types.js';
 export const CLUSTER_ID_KEY = 'kuorum-cluster-id';
 export const FROM_KEY = 'kuorum-from';
 export const TO_KEY = 'kuorum-to';
+/** Optional: the host:port the caller's peers dial (absent from older senders). */
+export const FROM_ADDRESS_KEY = 'kuorum-from-address';
 
 export interface CallIdentity {
   clusterId: string;
   from: NodeId;
   to: NodeId;
+  /** The caller's advertised peer address, when it sent a well-formed one. */
+  fromAddress?: string;
 }
 
 export type RefusalReason = 'missingMetadata' | 'clusterMismatch' | 'wrongTarget';
@@ -26,6 +30,7 @@ export function identityMetadata(id: CallIdentity): grpc.Metadata {
   md.set(CLUSTER_ID_KEY, id.clusterId);
   md.set(FROM_KEY, id.from);
   md.set(TO_KEY, id.to);
+  if (id.fromAddress) md.set(FROM_ADDRESS_KEY, id.fromAddress);
   return md;
 }
 
@@ -72,5 +77,17 @@ export function checkIdentity(md: grpc.Metadata, selfId: NodeId, ownClusterId: s
       },
     };
   }
-  return { ok: { clusterId, from, to } };
+  const fromAddress = advertisedAddress(single(md, FROM_ADDRESS_KEY));
+  return { ok: fromAddress === undefined ? { clusterId, from, to } : { clusterId, from, to, fromAddress } };
+}
+
+const MAX_ADDRESS_LENGTH = 300;
+
+/** A usable host:port, or undefined: a malformed address is ignored, never a reason to refuse the call. */
+function advertisedAddress(value: string | undefined): string | undefined {
+  if (value === undefined || value.length > MAX_ADDRESS_LENGTH || /\s/.test(value)) return undefined;
+  const colon = value.lastIndexOf(':');
+  if (colon <= 0) return undefined;
+  const port = Number(value.slice(colon + 1));
+  return Number.isInteger(port) && port > 0 && port < 65536 ? value : undefined;
 }

@@ -8,6 +8,11 @@ export interface PeerTransportOptions {
   /** This node's cluster ID, or '' (the default) while it has not joined a cluster. */
   clusterId?: string;
   logger?: Logger;
+  /**
+   * The host:port peers dial to reach this node, sent with every call (kuorum-from-address), so a
+   * leader can reach a member it no longer knows, to tell it it was removed. '' (default) sends none.
+   */
+  advertiseAddress?: string;
   /** Max size of one gRPC message, sent or received (default 64 MiB). */
   maxMessageBytes?: number;
   /**
@@ -69,6 +74,7 @@ export function resolveOptions(o: PeerTransportOptions): ResolvedOptions {
   const r: ResolvedOptions = {
     selfId: o.selfId,
     clusterId: o.clusterId ?? '',
+    advertiseAddress: o.advertiseAddress ?? '',
     logger: o.logger ?? NOOP_LOGGER,
     maxMessageBytes,
     maxBatchBytes: o.maxBatchBytes ?? Math.min(4 * MiB, Math.floor(maxMessageBytes / 2)),

@@ -13,7 +13,8 @@ import { METHOD, peerMethod } from './peer-service.js';
 import { sendSnapshot, type SnapshotTransfer } from './snapshot-sender.js';
 import type { WireForwardRequest, WireForwardResponse } from './wire-types.js';
 
-export type MessageHandler = (batch: Message[], from: NodeId) => void;
+/** `fromAddress`: the sender's advertised peer address, when its calls carry one. */
+export type MessageHandler = (batch: Message[], from: NodeId, fromAddress: string | undefined) => void;
 
 export interface RefusedCall {
   reason: RefusalReason;
@@ -335,7 +336,7 @@ export class PeerTransport {
   // ---- internals ----
 
   private metadataFor(peerId: NodeId): grpc.Metadata {
-    return identityMetadata({ clusterId: this.ownClusterId, from: this.o.selfId, to: peerId });
+    return identityMetadata({ clusterId: this.ownClusterId, from: this.o.selfId, to: peerId, fromAddress: this.o.advertiseAddress });
   }
 
   private closePeer(peer: Peer): void {
@@ -353,7 +354,7 @@ export class PeerTransport {
       this.o.logger.info('learned cluster ID from leader contact', { clusterId: identity.clusterId, leader: identity.from });
       this.safely('onClusterIdLearned', () => this.clusterIdLearnedHandler(identity.clusterId));
     }
-    this.safely('onMessage', () => this.messageHandler(batch, identity.from));
+    this.safely('onMessage', () => this.messageHandler(batch, identity.from, identity.fromAddress));
   }
 
   private handleRefusal(r: Refusal): void {

@@ -42,6 +42,20 @@ describe('status', () => {
     expect(net.node('b').raw.status()).toMatchObject({ leader: 'a', role: 'follower', vote: 'a' });
   });
 
+  it('reports on the leader the last index that may hold a conf change it has not applied', () => {
+    const net = new Network(['a', 'b', 'c']);
+    net.campaign('a');
+    // At election the whole log counts (here: empty); the leader's own empty entry is not a conf change.
+    expect(net.node('a').raw.status()).toMatchObject({ pendingConfIndex: 0, applied: 1 });
+    net.node('a').raw.proposeConfChange({ type: 'addLearner', nodeId: 'd', context: new Uint8Array() });
+    const proposed = net.node('a').raw.status();
+    expect(proposed.pendingConfIndex).toBe(2);
+    expect(proposed.applied).toBeLessThan(2);
+    net.deliverAll();
+    expect(net.node('a').raw.status()).toMatchObject({ pendingConfIndex: 2, applied: 2, config: { learners: ['d'] } });
+    expect(net.node('b').raw.status().pendingConfIndex).toBeUndefined();
+  });
+
   it('ready() reports softState only when it changed, and advance rejects a foreign Ready', () => {
     const net = new Network(['a']);
     const a = net.node('a').raw;

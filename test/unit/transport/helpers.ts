@@ -24,6 +24,8 @@ export interface TestNode {
   port: number;
   received: Message[];
   batches: Message[][];
+  /** The advertised address each sender's calls carried (undefined: none). */
+  senderAddresses: Map<NodeId, string | undefined>;
   unreachable: NodeId[];
   snapshotStatus: [NodeId, boolean][];
   log: ReturnType<typeof captureLogger>;
@@ -34,8 +36,9 @@ const FAST_BACKOFF = { initialMs: 20, maxMs: 200 };
 export async function startNode(id: NodeId, opts: Partial<PeerTransportOptions> = {}, listen = '127.0.0.1:0'): Promise<TestNode> {
   const log = captureLogger();
   const transport = new PeerTransport({ selfId: id, clusterId: 'cluster-1', logger: log, backoff: FAST_BACKOFF, shutdownGraceMs: 500, ...opts });
-  const node: TestNode = { id, transport, address: '', port: 0, received: [], batches: [], unreachable: [], snapshotStatus: [], log };
-  transport.onMessage((batch) => {
+  const node: TestNode = { id, transport, address: '', port: 0, received: [], batches: [], senderAddresses: new Map(), unreachable: [], snapshotStatus: [], log };
+  transport.onMessage((batch, from, fromAddress) => {
+    node.senderAddresses.set(from, fromAddress);
     node.batches.push(batch);
     node.received.push(...batch);
   });

@@ -25,4 +25,21 @@ describe('call identity check', () => {
     bare.remove('kuorum-cluster-id');
     expect(checkIdentity(bare, 'b', 'c1')).toMatchObject({ refused: { reason: 'missingMetadata' } });
   });
+
+  it("passes on the caller's advertised address, and ignores a malformed one instead of refusing the call", () => {
+    const withAddress = identityMetadata({ clusterId: 'c1', from: 'a', to: 'b', fromAddress: 'a.peers:7000' });
+    expect(checkIdentity(withAddress, 'b', 'c1')).toEqual({ ok: { clusterId: 'c1', from: 'a', to: 'b', fromAddress: 'a.peers:7000' } });
+    expect(checkIdentity(identityMetadata({ clusterId: 'c1', from: 'a', to: 'b', fromAddress: '[::1]:7000' }), 'b', 'c1')).toMatchObject({ ok: { fromAddress: '[::1]:7000' } });
+    for (const bad of ['a.peers', ':7000', 'a.peers:0', 'a.peers:70000', 'a.peers:x', 'a peers:7000', `${'h'.repeat(400)}:7000`]) {
+      const md = md0();
+      md.set('kuorum-from-address', bad);
+      expect(checkIdentity(md, 'b', 'c1'), bad).toEqual({ ok: { clusterId: 'c1', from: 'a', to: 'b' } });
+    }
+    const twice = md0();
+    twice.add('kuorum-from-address', 'x:1');
+    twice.add('kuorum-from-address', 'y:2');
+    expect(checkIdentity(twice, 'b', 'c1')).toEqual({ ok: { clusterId: 'c1', from: 'a', to: 'b' } });
+  });
 });
+
+const md0 = () => identityMetadata({ clusterId: 'c1', from: 'a', to: 'b' });

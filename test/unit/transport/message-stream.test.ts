@@ -33,6 +33,18 @@ describe('message stream over gRPC', () => {
     expect(b.transport.stats().peers['a']).toMatchObject({ messagesReceived: perSender });
   });
 
+  it("hands over the sender's advertised address with its messages, when it has one", async () => {
+    const [a, b, c] = [await node('a', { advertiseAddress: 'a.peers.example:7000' }), await node('b'), await node('c')];
+    a.transport.addPeer('c', c.address);
+    b.transport.addPeer('c', c.address);
+    a.transport.send([msg('a', 'c', { index: 1 })]);
+    b.transport.send([msg('b', 'c', { index: 1 })]);
+    await waitFor('c got both', () => c.received.length === 2);
+    expect(c.senderAddresses.get('a')).toBe('a.peers.example:7000');
+    expect(c.senderAddresses.has('b')).toBe(true);
+    expect(c.senderAddresses.get('b')).toBeUndefined();
+  });
+
   it('carries entries, contexts and snapshot-free fields intact', async () => {
     const [a, b] = [await node('a'), await node('b')];
     a.transport.addPeer('b', b.address);
