@@ -43,10 +43,11 @@ describe('a member removed while it was down', () => {
     const from = victim.output.length;
     victim.start();
     await victim.waitUp();
-    await waitFor('the restarted member to learn it was removed', async () => (await victim.status()).removed === true, 8 * ELECTION_MS, 50);
+    // The notice is acknowledged once removed.json is written; /v1/status may say removed a moment before.
+    const mark = path.join(victim.dataDir, 'removed.json');
+    await waitFor('the restarted member to learn it was removed', async () => (await victim.status()).removed === true && existsSync(mark), 8 * ELECTION_MS, 50);
     const learnedAt = victim.output.length;
     expect(victim.output.slice(from)).toContain(TOLD_LOG);
-    expect(existsSync(path.join(victim.dataDir, 'removed.json')), 'removed.json in the data dir').toBe(true);
     expect(await victim.status()).toMatchObject({ role: 'removed', removed: true, member: false });
 
     await sleep(5 * ELECTION_MS);
