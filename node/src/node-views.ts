@@ -1,4 +1,5 @@
-/** Pure views of the core's Status for the API: readiness, the member list, transfer targets. */
+/** Pure views of the core's Status for the API and metrics: readiness, the member list, transfer targets, loop gauges. */
+import type { LoopGaugeValues } from './metrics.js';
 import type { MemberRecord } from './node-ports.js';
 import { NO_NODE, type NodeId, type Status } from './raft/index.js';
 import type { MemberInfo, Readiness } from './server/node-api.js';
@@ -59,4 +60,17 @@ export function mostCaughtUpVoter(st: Status, self: NodeId): NodeId | undefined 
     }
   }
   return best;
+}
+
+/** What the loop gauges show on a scrape (metrics.loopSource); on the leader, each follower's lag too. */
+export function loopGauges(st: Status, self: NodeId, local: { appliedIndex: number; snapshotIndex: number; proposalsPending: number }): LoopGaugeValues {
+  const progress = st.progress;
+  return {
+    term: st.term,
+    isLeader: st.role === 'leader',
+    hasLeader: st.leader !== NO_NODE,
+    commitIndex: st.commit,
+    ...local,
+    ...(progress && { peerLag: [...progress].filter(([id]) => id !== self).map(([id, pr]): [string, number] => [id, Math.max(0, st.lastIndex - pr.match)]) }),
+  };
 }

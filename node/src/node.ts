@@ -6,32 +6,15 @@
  * machine, resolves the waiting requests, serves ReadIndex reads, then advance()s.
  */
 import { randomBytes } from 'node:crypto';
-import {
-  ApiError,
-  BadRequestError,
-  ConflictError,
-  NoLeaderError,
-  NotFoundError,
-  NotLeaderError,
-  NotReadyError,
-  PreconditionFailedError,
-  TimeoutError,
-  UnavailableError,
-} from './errors.js';
+import { ClusterFormation, type IntroduceBody } from './cluster-formation.js';
+import { NoLeaderError, NotReadyError, TimeoutError, UnavailableError } from './errors.js';
 import type { JsonLogger } from './logger.js';
-import type { LoopGaugeValues, NodeMetrics } from './metrics.js';
-import type { ApplyItem, CapturedState, MemberRecord, StateMachine, Transport, WriteOutcome } from './node-ports.js';
-import {
-  NO_NODE,
-  ProposalDroppedError,
-  RawNode,
-  decodeConfChange,
-  type ConfChange,
-  type Message,
-  type NodeId,
-  type Ready,
-  type Status,
-} from './raft/index.js';
+import { LeaderForwarding } from './leader-forwarding.js';
+import { MembershipChanges } from './membership-changes.js';
+import type { NodeMetrics } from './metrics.js';
+import type { ApplyItem, StateMachine, Transport, WriteOutcome } from './node-ports.js';
+import type { NodeParts, NodeSettings } from './node-settings.js';
+import { NO_NODE, ProposalDroppedError, RawNode, decodeConfChange, type ConfChange, type Message, type NodeId, type Ready, type Status } from './raft/index.js';
 import type { RaftLogStore } from './storage/index.js';
 import type {
   AddMemberRequest,
@@ -48,70 +31,24 @@ import type {
   WatchHandle,
   WriteCondition,
 } from './server/node-api.js';
-import { memberList, mostCaughtUpVoter, quorumContactReadiness } from './node-views.js';
+import { loopGauges, memberList, quorumContactReadiness } from './node-views.js';
 import { ReadBatcher } from './read-batcher.js';
-import { isRemovedSender, RemovedSenderNotices } from './removed-senders.js';
+import { RemovedMembers } from './removed-members.js';
+import { SnapshotScheduler } from './snapshot-scheduler.js';
 import { Waiters } from './waiters.js';
+import { outcomeToResult } from './write-outcome.js';
 
-export interface NodeSettings {
-  name: string;
-  advertisePeer: string;
-  tickMs: number;
-  electionTick: number;
-  heartbeatTick: number;
-  electionTimeoutMs: number;
-  snapshotThreshold: number;
-  snapshotCatchupEntries: number;
-  proposalTimeoutMs: number;
-  /** A learner is promoted only when its match index is within this many entries of the leader's last index. */
-  promoteMaxLag: number;
-}
-
-export interface NodeParts {
-  memberId: NodeId;
-  clusterId: string | null;
-  store: RaftLogStore;
-  kv: StateMachine;
-  transport: Transport;
-  metrics: NodeMetrics;
-  log: JsonLogger;
-  /** Persists the cluster ID in the data dir's identity (bootstrap or first leader contact). */
-  recordClusterId(clusterId: string): Promise<void>;
-  newClusterId(): string;
-  /** The data dir holds a removal mark: this member was removed before the restart. */
-  removed: boolean;
-  /** Persists the removal mark in the data dir (see storage/removal-mark.ts). */
-  recordRemoved(clusterId: string, learnedBy: 'told' | 'applied'): Promise<void>;
-  /** Called when the loop hits an error it cannot recover from (a failed fsync): the process must stop. */
-  onFatal(err: Error): void;
-}
-
-interface ConfWaiter {
-  cc: ConfChange;
-  resolve(): void;
-  reject(e: Error): void;
-  timer: NodeJS.Timeout;
-}
+export type { NodeParts, NodeSettings } from './node-settings.js';
+export { INTRODUCE_PATH, type IntroduceBody } from './cluster-formation.js';
+export { REMOVED_PATH } from './removed-members.js';
 
 interface PendingRead {
   index: number;
   resolve(): void;
 }
 
-export interface IntroduceBody {
-  clusterId: string;
-  leaderId: string;
-  members: { id: string; peerAddress: string }[];
-}
-
 /** Readys whose entries may wait for the state machine before the loop waits for it. */
 const MAX_APPLY_BACKLOG = 4;
-
-export const INTRODUCE_PATH = '/v1/internal/introduce';
-export const REMOVED_PATH = '/v1/internal/removed';
-
-const REJOIN_REFUSED =
-  'this data dir belongs to a member that was removed from the cluster; it does not rejoin with its old data: remove it from the members again, empty its data dir and start it, then add it as the new member it reports';
 
 export class KuorumNode implements NodeApi {
   private raw: RawNode;
@@ -121,7 +58,11 @@ export class KuorumNode implements NodeApi {
   private readonly metrics: NodeMetrics;
   private readonly log: JsonLogger;
   readonly id: NodeId;
-  private clusterId: string;
+  private readonly formation: ClusterFormation;
+  private readonly removedMembers: RemovedMembers;
+  private readonly membershipChanges: MembershipChanges;
+  private readonly snapshots: SnapshotScheduler;
+  private readonly forwarding: LeaderForwarding;
 
   private running = false;
   private loopDone: Promise<void> = Promise.resolve();
@@ -135,32 +76,20 @@ export class KuorumNode implements NodeApi {
   private readonly proposals: Waiters<string, WriteOutcome>;
   private readonly reads: ReadBatcher;
   private pendingReads: PendingRead[] = [];
-  private confWaiter: ConfWaiter | null = null;
   private readonly requestPrefix = randomBytes(6).toString('hex');
   private requestSeq = 0;
 
   private softLeader: NodeId = NO_NODE;
   private lastStatus: Status;
   private readonly lastContact = new Map<NodeId, number>();
-  private readonly introduced = new Map<NodeId, number>();
   private configIndex = 0;
-  private readonly lingering = new Map<NodeId, string>();
-  private removedNotice: boolean;
-  private removalRecorded: Promise<void> | null = null;
-  private readonly removedSenderNotices: RemovedSenderNotices;
   private everMember = false;
-  private lastSnapshotIndex: number;
-  private lastSnapshotBytes = 0;
-  private appliedBytesSinceSnapshot = 0;
-  private snapshotting: Promise<void> | null = null;
   private applying: Promise<void> = Promise.resolve();
   private applyFailure: Error | null = null;
   private applyBacklog = 0;
   /** The last entry handed to the state machine (it may not have applied it yet). */
   private dispatchedIndex = 0;
   private readonly pendingConfApplied: { index: number; cc: ConfChange }[] = [];
-  private bootstrapping = false;
-  private forwardHandler: ((req: ForwardedRequest) => Promise<ForwardedResponse>) | null = null;
 
   constructor(
     private readonly settings: NodeSettings,
@@ -172,10 +101,22 @@ export class KuorumNode implements NodeApi {
     this.metrics = parts.metrics;
     this.log = parts.log;
     this.id = parts.memberId;
-    this.clusterId = parts.clusterId ?? '';
-    this.removedNotice = parts.removed;
-    if (parts.removed) this.removalRecorded = Promise.resolve();
-    this.removedSenderNotices = new RemovedSenderNotices(10 * settings.electionTimeoutMs);
+    const status = (): Status => this.lastStatus;
+    const withRaw = <T>(fn: (raw: RawNode) => T): Promise<T> => this.withRaw(fn);
+    const isMember = (): boolean => this.isMember();
+    const requireMember = (): void => this.requireMember();
+    this.formation = new ClusterFormation({ ...parts, settings, status, isMember, withRaw, restartRaw: () => this.restartRaw(), knowsItWasRemoved: () => this.removedNotice });
+    this.removedMembers = new RemovedMembers({
+      ...parts,
+      noticeIntervalMs: 10 * settings.electionTimeoutMs,
+      currentClusterId: () => this.clusterId,
+      running: () => this.running,
+      coreStatus: () => this.raw.status(),
+      updatePeers: () => this.updatePeers(),
+    });
+    this.membershipChanges = new MembershipChanges({ ...parts, settings, status, withRaw, requireMember, isLeader: () => this.isLeader(), members: () => this.members() });
+    this.snapshots = new SnapshotScheduler({ ...parts, settings, isMember });
+    this.forwarding = new LeaderForwarding({ ...parts, leader: () => this.lastStatus.leader, requireMember });
     this.proposals = new Waiters<string, WriteOutcome>(() => this.metrics.proposalsFailed.inc({ reason: 'timeout' }));
     this.lastSnapshotIndex = this.store.storage.snapshot().metadata.index;
     this.reads = new ReadBatcher({
@@ -187,6 +128,35 @@ export class KuorumNode implements NodeApi {
     this.lastStatus = this.raw.status();
     // After a restart: a member of a cluster before (it applied that cluster's state).
     this.everMember = this.isMember() || (this.clusterId !== '' && this.kv.appliedIndex() > 0);
+  }
+
+  // State the modules own, under the names the Ready loop's code uses.
+  private get clusterId(): string {
+    return this.formation.clusterId;
+  }
+  private get removedNotice(): boolean {
+    return this.removedMembers.noticed;
+  }
+  private get lingering(): Map<NodeId, string> {
+    return this.removedMembers.lingering;
+  }
+  private get lastSnapshotIndex(): number {
+    return this.snapshots.lastIndex;
+  }
+  private set lastSnapshotIndex(index: number) {
+    this.snapshots.lastIndex = index;
+  }
+  private get lastSnapshotBytes(): number {
+    return this.snapshots.lastBytes;
+  }
+  private set lastSnapshotBytes(bytes: number) {
+    this.snapshots.lastBytes = bytes;
+  }
+  private get appliedBytesSinceSnapshot(): number {
+    return this.snapshots.appliedBytesSince;
+  }
+  private set appliedBytesSinceSnapshot(bytes: number) {
+    this.snapshots.appliedBytesSince = bytes;
   }
 
   private newRawNode(): RawNode {
@@ -216,16 +186,16 @@ export class KuorumNode implements NodeApi {
       this.inbox.push(...msgs);
       const c = this.lastStatus.config;
       if (this.lastStatus.role === 'leader' && !c.voters.includes(from) && !c.learners.includes(from)) {
-        this.enqueue(() => this.tellRemovedSender(from, msgs, fromAddress));
+        this.enqueue(() => this.removedMembers.tellRemovedSender(from, msgs, fromAddress));
       }
       this.notify();
     });
     this.transport.onUnreachable((id) => this.enqueue(() => this.raw.reportUnreachable(id)));
     this.transport.onSnapshotStatus((id, ok) => this.enqueue(() => this.raw.reportSnapshot(id, ok)));
     this.metrics.peerErrorSource = () => this.transport.peerErrorCounts();
-    this.metrics.loopSource = () => this.loopGaugeValues();
-    this.transport.onClusterId((id) => void this.learnClusterId(id));
-    this.transport.setForwardHandler((req) => this.handleForwarded(req));
+    this.metrics.loopSource = () => loopGauges(this.lastStatus, this.id, { appliedIndex: this.kv.appliedIndex(), snapshotIndex: this.lastSnapshotIndex, proposalsPending: this.proposals.size });
+    this.transport.onClusterId((id) => void this.formation.learnClusterId(id));
+    this.transport.setForwardHandler((req) => this.forwarding.serve(req));
     if (this.clusterId) this.transport.setClusterId(this.clusterId);
     this.updatePeers();
     await this.transport.start();
@@ -242,18 +212,8 @@ export class KuorumNode implements NodeApi {
   }
 
   /** A leader hands leadership to the most caught-up voter (bounded wait); others do nothing. */
-  async handOverLeadership(handoverTimeoutMs: number): Promise<void> {
-    if (this.isLeader() && handoverTimeoutMs > 0) {
-      const to = this.bestTransferee();
-      if (to) {
-        this.log.info('handing over leadership before stopping', { to });
-        try {
-          await this.doTransfer(to, handoverTimeoutMs);
-        } catch (err) {
-          this.log.warn('leadership handover failed; stopping anyway', { err: (err as Error).message });
-        }
-      }
-    }
+  handOverLeadership(handoverTimeoutMs: number): Promise<void> {
+    return this.membershipChanges.handOverLeadership(handoverTimeoutMs);
   }
 
   /** Stops the loop and closes the transport, the state machine and the log. */
@@ -264,15 +224,11 @@ export class KuorumNode implements NodeApi {
     this.notify();
     await this.loopDone;
     await this.applying;
-    await this.snapshotting;
+    await this.snapshots.idle();
     const err = new UnavailableError('the node is shutting down', 'shutting_down');
     this.proposals.rejectAll(err);
     this.reads.rejectAll(err);
-    if (this.confWaiter) {
-      clearTimeout(this.confWaiter.timer);
-      this.confWaiter.reject(err);
-      this.confWaiter = null;
-    }
+    this.membershipChanges.rejectPending(err);
     await this.transport.stop();
     await this.kv.close();
     await this.store.close();
@@ -283,6 +239,13 @@ export class KuorumNode implements NodeApi {
     if (this.removedNotice) return;
     const c = this.raw.status().config;
     if (c.voters.length === 1 && c.voters[0] === this.id) this.raw.campaign();
+  }
+
+  /** Between two Readys, after bootstrap saved its snapshot: a core that starts from it. */
+  private restartRaw(): void {
+    this.raw = this.newRawNode();
+    this.lastStatus = this.raw.status();
+    this.campaignIfSoleVoter();
   }
 
   private notify(): void {
@@ -484,26 +447,11 @@ export class KuorumNode implements NodeApi {
   private onConfChangeApplied(cc: ConfChange): void {
     const wasLeader = this.lastStatus.role === 'leader';
     this.lastStatus = this.raw.status();
-    if (cc.type === 'remove' && cc.nodeId !== this.id) {
-      if (wasLeader) this.tellRemoved(cc.nodeId);
-      else this.lingering.delete(cc.nodeId);
-    }
+    if (cc.type === 'remove' && cc.nodeId !== this.id) this.removedMembers.otherRemovedApplied(cc.nodeId, wasLeader);
     this.updatePeers();
     this.log.info('membership changed', { type: cc.type, member: cc.nodeId });
-    const w = this.confWaiter;
-    if (w && w.cc.type === cc.type && w.cc.nodeId === cc.nodeId) {
-      this.confWaiter = null;
-      clearTimeout(w.timer);
-      w.resolve();
-    }
-    if (cc.type === 'remove' && cc.nodeId === this.id) {
-      this.log.warn('this node was removed from the cluster');
-      // A leader that removed itself keeps ticking until a remaining voter knows the commit.
-      if (this.lastStatus.role !== 'leader') this.removedNotice = true;
-      this.recordRemoved('applied').catch((err: unknown) => this.log.error('could not record the removal in the data dir', { err: String(err) }));
-    } else if (cc.nodeId === this.id && this.removedNotice) {
-      this.log.error(REJOIN_REFUSED);
-    }
+    this.membershipChanges.applied(cc);
+    if (cc.nodeId === this.id) this.removedMembers.selfChangeApplied(cc, this.lastStatus.role === 'leader');
   }
 
   private afterReady(): void {
@@ -512,22 +460,6 @@ export class KuorumNode implements NodeApi {
     if (this.isMember()) this.everMember = true;
     this.resolvePendingReads();
     if (st.progress) this.introduceNewMembers(st);
-  }
-
-  /** What the loop gauges show on a scrape (metrics.loopSource). */
-  private loopGaugeValues(): LoopGaugeValues {
-    const st = this.lastStatus;
-    const progress = st.progress;
-    return {
-      term: st.term,
-      isLeader: st.role === 'leader',
-      hasLeader: st.leader !== NO_NODE,
-      commitIndex: st.commit,
-      appliedIndex: this.kv.appliedIndex(),
-      snapshotIndex: this.lastSnapshotIndex,
-      proposalsPending: this.proposals.size,
-      ...(progress && { peerLag: [...progress].filter(([id]) => id !== this.id).map(([id, pr]): [string, number] => [id, Math.max(0, st.lastIndex - pr.match)]) }),
-    };
   }
 
   private resolvePendingReads(): void {
@@ -550,164 +482,22 @@ export class KuorumNode implements NodeApi {
     }
   }
 
-  /**
-   * Starts a snapshot in the background when one is due; the loop goes on ticking, stepping
-   * messages and applying while the state is encoded and written (at most one at a time).
-   * Due: `snapshotThreshold` entries applied since the last one, and, so that a large state is
-   * not rewritten every few thousand small writes, at least half the last snapshot's size in
-   * applied entry bytes.
-   */
   private maybeSnapshot(): void {
-    if (this.snapshotting) return;
-    const applied = this.kv.appliedIndex();
-    // The bootstrap configuration lives only in the index-0 snapshot: snapshot and compact right
-    // away, so that every member that joins later starts from a snapshot holding it.
-    const afterBootstrap = this.lastSnapshotIndex === 0 && applied > 0 && this.store.storage.firstIndex() === 1 && this.isMember();
-    if (!afterBootstrap) {
-      if (applied - this.lastSnapshotIndex < this.settings.snapshotThreshold) return;
-      if (this.appliedBytesSinceSnapshot < this.lastSnapshotBytes / 2) return;
-    }
-    if (applied > this.store.storage.lastIndex()) return;
-    // Applies may be in flight: the state machine says which index (and config) it captured.
-    this.snapshotting = this.kv
-      .captureSnapshot((state) => this.recordSnapshot(state, afterBootstrap))
-      .catch((err: unknown) => this.log.warn('taking a snapshot failed; will retry later', { index: applied, err: String(err) }))
-      .finally(() => {
-        this.snapshotting = null;
-      });
+    this.snapshots.maybeStart();
   }
 
-  private async recordSnapshot({ index: applied, confState, parts }: CapturedState, afterBootstrap: boolean): Promise<void> {
-    let bytes = 0;
-    const counted = async function* (): AsyncGenerator<Uint8Array> {
-      for await (const p of parts) {
-        bytes += p.length;
-        yield p;
-      }
-    };
-    await this.store.createSnapshot(applied, confState, counted());
-    this.lastSnapshotIndex = applied;
-    this.lastSnapshotBytes = bytes;
-    this.appliedBytesSinceSnapshot = 0;
-    const compactTo = afterBootstrap ? applied : applied - this.settings.snapshotCatchupEntries;
-    if (compactTo >= this.store.storage.firstIndex()) await this.store.compact(compactTo);
-    this.log.info('created a snapshot', { index: applied, bytes, compactedTo: Math.max(compactTo, 0) });
-  }
-
-  /**
-   * A member that never matched anything (just added) cannot answer us before it knows our
-   * address: the leader tells it the members and the cluster ID over the Forward RPC.
-   */
   private introduceNewMembers(st: Status): void {
-    const now = Date.now();
-    for (const [id, pr] of st.progress ?? []) {
-      if (id === this.id || pr.match > 0) continue;
-      if (now - (this.introduced.get(id) ?? 0) < 1000) continue;
-      this.introduced.set(id, now);
-      const body: IntroduceBody = {
-        clusterId: this.clusterId,
-        leaderId: this.id,
-        members: this.kv.members().map((m) => ({ id: m.id, peerAddress: m.peerAddress })),
-      };
-      const req: ForwardedRequest = { method: 'POST', path: INTRODUCE_PATH, headers: { 'content-type': 'application/json' }, body: Buffer.from(JSON.stringify(body)) };
-      this.transport.forward(id, req, 1000).then(
-        (res) => {
-          if (res.status !== 200) this.log.warn('new member refused the introduction', { member: id, status: res.status, body: Buffer.from(res.body).toString() });
-        },
-        (err: unknown) => this.log.debug('introduction to a new member failed; will retry', { member: id, err: String(err) }),
-      );
-    }
+    this.formation.introduceNewMembers(st);
   }
 
   /** On an unjoined node: learn the peers and the cluster ID from the leader's introduction. */
-  async introduce(body: IntroduceBody): Promise<void> {
-    if (this.removedNotice) throw new ConflictError(REJOIN_REFUSED, 'member_removed');
-    if (this.clusterId && body.clusterId !== this.clusterId) {
-      throw new ConflictError(`this node belongs to cluster ${this.clusterId}, not ${body.clusterId}`, 'cluster_mismatch');
-    }
-    if (this.isMember()) return;
-    await this.learnClusterId(body.clusterId);
-    this.transport.setPeers(body.members.filter((m) => m.id !== this.id).map((m) => ({ id: m.id, address: m.peerAddress })));
-  }
-
-  private learning: Promise<void> = Promise.resolve();
-
-  /** Records the cluster ID once; calls are serialized (the transport and an introduction may race). */
-  private learnClusterId(clusterId: string): Promise<void> {
-    const next = this.learning.then(() => this.doLearnClusterId(clusterId));
-    this.learning = next.catch((err: unknown) => this.log.error('could not record the cluster ID', { err: String(err) }));
-    return next;
-  }
-
-  private async doLearnClusterId(clusterId: string): Promise<void> {
-    if (this.clusterId === clusterId || !clusterId) return;
-    if (this.clusterId) {
-      this.log.error('refusing a second cluster ID', { own: this.clusterId, offered: clusterId });
-      return;
-    }
-    await this.parts.recordClusterId(clusterId);
-    this.clusterId = clusterId;
-    this.transport.setClusterId(clusterId);
-    this.log.info('joined cluster', { clusterId });
-  }
-
-  /**
-   * A removed member may never learn that its removal committed (the leader stops replicating to
-   * it): the leader tells it over the Forward RPC, keeping its address a few seconds for that.
-   */
-  private tellRemoved(id: NodeId): void {
-    if (!this.lingering.has(id)) return;
-    const body = Buffer.from(JSON.stringify({ clusterId: this.clusterId, memberId: id }));
-    const req: ForwardedRequest = { method: 'POST', path: REMOVED_PATH, headers: { 'content-type': 'application/json' }, body };
-    const attempt = async (n: number): Promise<void> => {
-      try {
-        const res = await this.transport.forward(id, req, 1000);
-        if (res.status === 200) this.log.info('told the removed member it was removed', { member: id });
-        else this.log.warn('the removed member refused the notice', { member: id, status: res.status });
-      } catch (err) {
-        if (n < 5 && this.running) {
-          await new Promise((r) => setTimeout(r, 500));
-          return attempt(n + 1);
-        }
-        this.log.info('could not tell the removed member it was removed', { member: id, err: String(err) });
-      }
-    };
-    void attempt(1).finally(() => {
-      this.lingering.delete(id);
-      if (this.running) this.updatePeers();
-    });
-  }
-
-  /** In the loop (the core's configuration is current there): a removed member that missed tellRemoved() speaks up. */
-  private tellRemovedSender(from: NodeId, msgs: Message[], address: string | undefined): void {
-    if (this.lingering.has(from) || !isRemovedSender(this.raw.status(), from, msgs)) return;
-    if (!this.removedSenderNotices.take(from, Date.now())) return;
-    if (!address) {
-      this.log.warn('a removed member is still sending Raft messages, without its address: cannot tell it it was removed', { member: from });
-      return;
-    }
-    this.log.info('a removed member is still sending Raft messages; telling it it was removed', { member: from, address });
-    this.lingering.set(from, address);
-    this.updatePeers();
-    this.tellRemoved(from);
+  introduce(body: IntroduceBody): Promise<void> {
+    return this.formation.introduce(body);
   }
 
   /** On the removed member: the leader says this member's removal committed. */
-  async noticeRemoved(body: { clusterId: string; memberId: string }): Promise<void> {
-    if (body.memberId !== this.id) throw new BadRequestError(`this node is ${this.id}, not ${body.memberId}`);
-    if (this.clusterId && body.clusterId !== this.clusterId) throw new ConflictError(`this node belongs to cluster ${this.clusterId}, not ${body.clusterId}`, 'cluster_mismatch');
-    if (!this.removedNotice) this.log.warn('this node was removed from the cluster (told by the leader); it no longer campaigns');
-    this.removedNotice = true;
-    await this.recordRemoved('told');
-  }
-
-  /** Once, durably: a restart then starts this member as removed (never campaigning). */
-  private recordRemoved(learnedBy: 'told' | 'applied'): Promise<void> {
-    this.removalRecorded ??= this.parts.recordRemoved(this.clusterId, learnedBy).catch((err: unknown) => {
-      this.removalRecorded = null; // the next notice retries
-      throw err;
-    });
-    return this.removalRecorded;
+  noticeRemoved(body: { clusterId: string; memberId: string }): Promise<void> {
+    return this.removedMembers.noticeRemoved(body);
   }
 
   private updatePeers(): void {
@@ -719,20 +509,11 @@ export class KuorumNode implements NodeApi {
     if (peers.length > 0 || this.isMember()) this.transport.setPeers(peers);
   }
 
-  private async handleForwarded(req: ForwardedRequest): Promise<ForwardedResponse> {
-    if (!this.forwardHandler) return { status: 503, headers: { 'content-type': 'application/json' }, body: Buffer.from('{"error":"starting","code":"not_ready"}') };
-    return this.forwardHandler(req);
-  }
-
   // ---- NodeApi ----
 
   private isMember(): boolean {
     const c = this.lastStatus.config;
     return c.voters.includes(this.id) || c.learners.includes(this.id);
-  }
-
-  private hasHistory(): boolean {
-    return this.store.storage.lastIndex() > 0 || this.kv.appliedIndex() > 0 || this.lastStatus.term > 0;
   }
 
   /**
@@ -784,19 +565,11 @@ export class KuorumNode implements NodeApi {
   }
 
   setForwardHandler(handler: (req: ForwardedRequest) => Promise<ForwardedResponse>): void {
-    this.forwardHandler = handler;
+    this.forwarding.setHandler(handler);
   }
 
-  async forwardToLeader(req: ForwardedRequest, timeoutMs: number): Promise<ForwardedResponse> {
-    this.requireMember();
-    const leader = this.lastStatus.leader;
-    if (leader === NO_NODE) throw new NoLeaderError();
-    if (leader === this.id) throw new NotLeaderError('leadership is changing; retry');
-    try {
-      return await this.transport.forward(leader, req, timeoutMs);
-    } catch (err) {
-      throw new UnavailableError(`forwarding to the leader ${leader} failed: ${(err as Error).message}`, 'forward_failed');
-    }
+  forwardToLeader(req: ForwardedRequest, timeoutMs: number): Promise<ForwardedResponse> {
+    return this.forwarding.toLeader(req, timeoutMs);
   }
 
   private requireMember(): void {
@@ -865,191 +638,29 @@ export class KuorumNode implements NodeApi {
     return memberList(this.lastStatus, this.kv.members(), { id: this.id, name: this.settings.name, peerAddress: this.settings.advertisePeer }, this.lastContact, Date.now());
   }
 
-  private memberInfo(id: NodeId): MemberInfo | undefined {
-    return this.members().find((m) => m.id === id);
-  }
-
   /** An empty, unjoined node that may form a new cluster. */
   canBootstrap(): boolean {
-    return !this.bootstrapping && !this.isMember() && !this.hasHistory() && !this.clusterId;
+    return this.formation.canBootstrap();
   }
 
   async bootstrap(): Promise<NodeStatus> {
-    if (this.bootstrapping) throw new ConflictError('a bootstrap is already in progress', 'already_formed');
-    if (!this.canBootstrap()) {
-      throw new ConflictError('this node is already part of a cluster (or was); bootstrap needs an empty, unjoined node', 'already_formed');
-    }
-    this.bootstrapping = true;
-    try {
-      const clusterId = this.parts.newClusterId();
-      const self: MemberRecord = { id: this.id, name: this.settings.name, peerAddress: this.settings.advertisePeer, role: 'voter' };
-      const data = await this.kv.bootstrapData(self);
-      const snapshot = { metadata: { index: 0, term: 0, confState: { voters: [this.id], learners: [] } }, data };
-      await this.withRaw(() => undefined); // wait for a point between Readys
-      await this.parts.recordClusterId(clusterId);
-      this.clusterId = clusterId;
-      this.transport.setClusterId(clusterId);
-      await this.store.save({ snapshot }, { sync: true });
-      await this.kv.restore(data, 0);
-      await this.withRaw(() => {
-        this.raw = this.newRawNode();
-        this.lastStatus = this.raw.status();
-        this.campaignIfSoleVoter();
-      });
-      this.log.info('bootstrapped a new cluster', { clusterId });
-      return this.status();
-    } finally {
-      this.bootstrapping = false;
-    }
+    await this.formation.bootstrap();
+    return this.status();
   }
 
-  private async proposeConfChange(cc: ConfChange, what: string): Promise<void> {
-    this.requireMember();
-    if (!this.isLeader()) throw new NotLeaderError();
-    if (this.confWaiter) throw new ConflictError(`another membership change is in progress (${this.confWaiter.cc.type} ${this.confWaiter.cc.nodeId})`, 'change_pending');
-    const done = new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        if (this.confWaiter?.cc === cc) this.confWaiter = null;
-        reject(new TimeoutError(`${what} was not committed within ${this.settings.proposalTimeoutMs} ms; it may still take effect`));
-      }, this.settings.proposalTimeoutMs);
-      this.confWaiter = { cc, resolve, reject, timer };
-    });
-    try {
-      await this.proposeConfChangeAfterBarrier(cc);
-    } catch (err) {
-      const w = this.confWaiter as ConfWaiter | null;
-      if (w?.cc === cc) {
-        clearTimeout(w.timer);
-        this.confWaiter = null;
-      }
-      done.catch(() => undefined);
-      if (err instanceof ProposalDroppedError) {
-        if (/pending|uncommitted|unapplied/i.test(err.message)) throw new ConflictError(`another membership change is pending: ${err.message}`, 'change_pending');
-        if (/refused/i.test(err.message)) throw new ConflictError(err.message, 'conf_change_refused');
-        throw new NotLeaderError(err.message);
-      }
-      throw err;
-    }
-    await done;
+  addMember(req: AddMemberRequest): Promise<MemberInfo> {
+    return this.membershipChanges.addMember(req);
   }
 
-  /**
-   * A new leader refuses conf changes until it has applied everything in its log at election
-   * (an earlier change may hide there). Rather than answer 409 for that, wait for the log to be
-   * applied (at most an election timeout) and try once more.
-   */
-  private async proposeConfChangeAfterBarrier(cc: ConfChange): Promise<void> {
-    try {
-      await this.withRaw((raw) => raw.proposeConfChange(cc));
-      return;
-    } catch (err) {
-      const st = this.lastStatus;
-      if (!(err instanceof ProposalDroppedError) || !/pending/.test(err.message) || st.applied >= st.lastIndex) throw err;
-      const target = st.lastIndex;
-      const deadline = Date.now() + this.settings.electionTimeoutMs;
-      while (this.lastStatus.applied < target && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-    }
-    await this.withRaw((raw) => raw.proposeConfChange(cc));
+  promoteMember(id: string): Promise<MemberInfo> {
+    return this.membershipChanges.promoteMember(id);
   }
 
-  async addMember(req: AddMemberRequest): Promise<MemberInfo> {
-    this.requireMember();
-    if (this.memberInfo(req.id) || req.id === this.id) throw new ConflictError(`member ${req.id} already exists`, 'member_exists');
-    const clash = this.kv.members().find((m) => m.name === req.name || m.peerAddress === req.peerAddress);
-    if (clash) throw new ConflictError(`member ${clash.id} already uses name ${clash.name} / address ${clash.peerAddress}`, 'member_exists');
-    const context = Buffer.from(JSON.stringify({ name: req.name, peerAddress: req.peerAddress }));
-    await this.proposeConfChange({ type: req.learner ? 'addLearner' : 'addVoter', nodeId: req.id, context }, `adding member ${req.id}`);
-    return this.memberInfo(req.id) ?? { id: req.id, name: req.name, peerAddress: req.peerAddress, role: req.learner ? 'learner' : 'voter', isLeader: false };
+  removeMember(id: string): Promise<{ id: string }> {
+    return this.membershipChanges.removeMember(id);
   }
 
-  async promoteMember(id: string): Promise<MemberInfo> {
-    this.requireMember();
-    if (!this.isLeader()) throw new NotLeaderError();
-    const m = this.memberInfo(id);
-    if (!m) throw new NotFoundError(`member ${id} not found`, 'member_not_found');
-    if (m.role === 'voter') throw new ConflictError(`member ${id} is already a voter`, 'already_voter');
-    const st = this.lastStatus;
-    const match = st.progress?.get(id)?.match ?? 0;
-    if (match === 0 || st.lastIndex - match > this.settings.promoteMaxLag) {
-      throw new ConflictError(`learner ${id} has not caught up yet (match ${match}, leader's last index ${st.lastIndex}); retry later`, 'not_caught_up');
-    }
-    await this.proposeConfChange({ type: 'promote', nodeId: id, context: new Uint8Array() }, `promoting member ${id}`);
-    return this.memberInfo(id) ?? { ...m, role: 'voter' };
-  }
-
-  async removeMember(id: string): Promise<{ id: string }> {
-    this.requireMember();
-    if (!this.isLeader()) throw new NotLeaderError();
-    const m = this.memberInfo(id);
-    if (!m) throw new NotFoundError(`member ${id} not found`, 'member_not_found');
-    const voters = this.lastStatus.config.voters;
-    if (m.role === 'voter' && voters.length === 1) throw new ConflictError('cannot remove the only voter', 'last_voter');
-    if (id === this.id) {
-      const to = this.bestTransferee();
-      if (!to) throw new ConflictError('no other voter to hand leadership to before removing the leader', 'last_voter');
-      await this.doTransfer(to, this.transferWaitMs());
-      throw new NotLeaderError('leadership was handed over before removing this node; the new leader removes it');
-    }
-    await this.proposeConfChange({ type: 'remove', nodeId: id, context: new Uint8Array() }, `removing member ${id}`);
-    return { id };
-  }
-
-  async transferLeadership(to?: string): Promise<{ leaderId: string }> {
-    this.requireMember();
-    if (!this.isLeader()) throw new NotLeaderError();
-    if (to !== undefined) {
-      const m = this.memberInfo(to);
-      if (!m) throw new NotFoundError(`member ${to} not found`, 'member_not_found');
-      if (m.role !== 'voter') throw new ConflictError(`member ${to} is a learner and cannot lead`, 'not_voter');
-      if (to === this.id) return { leaderId: this.id };
-    }
-    const target = to ?? this.bestTransferee();
-    if (!target) throw new ConflictError('there is no other voter to hand leadership to', 'no_transferee');
-    await this.doTransfer(target, this.transferWaitMs());
-    return { leaderId: this.lastStatus.leader };
-  }
-
-  private bestTransferee(): NodeId | undefined {
-    return mostCaughtUpVoter(this.lastStatus, this.id);
-  }
-
-  /** How long an API call waits for a leadership transfer to finish. */
-  private transferWaitMs(): number {
-    return Math.max(this.settings.proposalTimeoutMs, this.settings.electionTimeoutMs * 3);
-  }
-
-  private async doTransfer(to: NodeId, timeoutMs: number): Promise<void> {
-    await this.withRaw((raw) => raw.transferLeadership(to));
-    const deadline = Date.now() + timeoutMs;
-    let askedAt = Date.now();
-    while (Date.now() < deadline) {
-      const st = this.lastStatus;
-      if (st.leader === to) return;
-      if (st.role !== 'leader' && st.leader !== NO_NODE && st.leader !== this.id) return;
-      // The core abandons a transfer that did not finish within an election timeout: ask again.
-      if (st.role === 'leader' && st.leadTransferee === NO_NODE && Date.now() - askedAt > this.settings.electionTimeoutMs) {
-        askedAt = Date.now();
-        await this.withRaw((raw) => raw.transferLeadership(to));
-      }
-      await new Promise((r) => setTimeout(r, 20));
-    }
-    throw new TimeoutError(`leadership did not move to ${to} within ${timeoutMs} ms`);
+  transferLeadership(to?: string): Promise<{ leaderId: string }> {
+    return this.membershipChanges.transferLeadership(to);
   }
 }
-
-function outcomeToResult(key: string, outcome: WriteOutcome): { revision: number } {
-  if (outcome.ok) return { revision: outcome.revision };
-  switch (outcome.code) {
-    case 'precondition':
-      return raise(new PreconditionFailedError(`precondition failed for ${JSON.stringify(key)}: its revision is ${outcome.currentModRevision}`, outcome.currentModRevision));
-    case 'not_found':
-      return raise(new NotFoundError(`key ${JSON.stringify(key)} not found`, 'key_not_found'));
-    default:
-      return raise(new BadRequestError(outcome.message));
-  }
-}
-
-function raise(err: ApiError): never {
-  throw err;
-}
-
