@@ -38,8 +38,8 @@ export class KvStoreAdapter implements StateMachine {
     return results.map(toApplied);
   }
 
-  get(key: string): Promise<KvRecord | undefined> {
-    return this.store.get(key); // not async: an async wrapper adds a promise and ticks to every read
+  get(key: string): KvRecord | undefined {
+    return this.store.get(key);
   }
 
   async list(prefix: string, limit: number): Promise<KvList> {

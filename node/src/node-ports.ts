@@ -48,7 +48,8 @@ export interface StateMachine {
   encodeDelete(requestId: string, key: string, cond: WriteCondition): Uint8Array;
   /** Applies committed entries atomically with the applied index. */
   apply(items: ApplyItem[]): Promise<AppliedResult[]>;
-  get(key: string): Promise<KvRecord | undefined>;
+  /** Synchronous: a point read costs less than a round trip through libuv's thread pool. */
+  get(key: string): KvRecord | undefined;
   list(prefix: string, limit: number): Promise<KvList>;
   /** Throws GoneError (410) for a compacted fromRevision; onEnd reports a watch ended by the store (e.g. a snapshot restore). */
   watch(prefix: string, fromRevision: number, onEvent: (e: WatchEvent) => void, onEnd?: (err: Error) => void): WatchHandle;

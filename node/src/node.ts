@@ -596,7 +596,7 @@ export class KuorumNode implements NodeApi {
 
   async get(key: string, consistency: Consistency): Promise<KvRecord | undefined> {
     if (consistency === 'linearizable') await this.linearizableBarrier();
-    return await this.kv.get(key); // awaited: returning the promise costs two more ticks
+    return this.kv.get(key);
   }
 
   async list(prefix: string, limit: number, consistency: Consistency): Promise<KvList> {

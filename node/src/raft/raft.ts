@@ -174,13 +174,15 @@ export class Raft {
     for (const id of this.trk.progress.keys()) if (id !== this.id) this.maybeSendAppend(id, true);
   }
 
-  bcastHeartbeat(ctx?: Uint8Array): void {
-    const context = ctx ?? this.readOnly.lastPendingContext();
-    for (const [id, pr] of this.trk.progress) {
-      if (id === this.id) continue;
-      const commit = Math.min(pr.match, this.log.committed);
-      this.sendAtTerm('heartbeat', id, context ? { commit, context } : { commit });
-    }
+  /** Heartbeats to every member, carrying the newest pending read context (if any). */
+  bcastHeartbeat(): void {
+    const context = this.readOnly.lastPendingContext();
+    for (const id of this.trk.progress.keys()) if (id !== this.id) this.sendHeartbeat(id, context);
+  }
+
+  sendHeartbeat(to: NodeId, context: Uint8Array | undefined): void {
+    const commit = Math.min(this.trk.progress.get(to)!.match, this.log.committed);
+    this.sendAtTerm('heartbeat', to, context ? { commit, context } : { commit });
   }
 
   // ---------------------------------------------------------------- role changes

@@ -20,6 +20,8 @@ export function contextKey(ctx: Uint8Array): string {
 export class ReadOnly {
   private pending = new Map<string, ReadIndexStatus>();
   private queue: string[] = [];
+  /** Members that acknowledged read contexts, the most recent first. */
+  private confirmers: NodeId[] = [];
 
   /** Returns false if a request with the same context is already pending. */
   addRequest(index: number, req: Message, ctx: Uint8Array): boolean {
@@ -57,6 +59,21 @@ export class ReadOnly {
   lastPendingContext(): Uint8Array | undefined {
     const key = this.queue[this.queue.length - 1];
     return key === undefined ? undefined : this.pending.get(key)?.ctx;
+  }
+
+  /** `id` acknowledged a read context: ask it first next time. */
+  noteConfirmer(id: NodeId): void {
+    if (this.confirmers[0] === id) return;
+    const at = this.confirmers.indexOf(id);
+    if (at >= 0) this.confirmers.splice(at, 1);
+    this.confirmers.unshift(id);
+  }
+
+  /** `voters`, those that acknowledged a read most recently first, then the others in their order. */
+  confirmersByRecency(voters: ReadonlySet<NodeId>): NodeId[] {
+    this.confirmers = this.confirmers.filter((id) => voters.has(id));
+    const known = new Set(this.confirmers);
+    return [...this.confirmers, ...[...voters].filter((id) => !known.has(id))];
   }
 
   get size(): number {

@@ -18,7 +18,7 @@ export interface ReadHost {
   pendingReadIndexMessages: Message[];
   send(m: Message): void;
   sendAtTerm(type: MessageType, to: NodeId, fields?: Partial<Message>): void;
-  bcastHeartbeat(ctx?: Uint8Array): void;
+  sendHeartbeat(to: NodeId, ctx: Uint8Array): void;
   committedEntryInCurrentTerm(): boolean;
 }
 
@@ -51,7 +51,24 @@ export function handleReadIndex(r: ReadHost, m: Message): void {
     return;
   }
   r.readOnly.recvAck(r.id, ctx);
-  r.bcastHeartbeat(ctx);
+  sendReadHeartbeats(r, ctx);
+}
+
+/**
+ * Sends the request's heartbeat to just enough voters to make a quorum with the leader, those
+ * that acknowledged a read most recently first: one follower of two in a 3-voter cluster. Should
+ * one of them not answer, the next periodic heartbeat carries the newest pending context to every
+ * member (see bcastHeartbeat), and whoever answers it is asked first from then on. Only acks count
+ * (handleReadAck): whom the request went to decides nothing about when it is answered.
+ */
+function sendReadHeartbeats(r: ReadHost, ctx: Uint8Array): void {
+  const asked = new Set([r.id]);
+  for (const id of r.readOnly.confirmersByRecency(r.trk.voters)) {
+    if (id === r.id) continue;
+    if (r.trk.hasQuorum(asked)) break;
+    asked.add(id);
+    r.sendHeartbeat(id, ctx);
+  }
 }
 
 /**
@@ -70,6 +87,7 @@ function requesterCompletesQuorum(r: ReadHost, m: Message): boolean {
 
 /** A heartbeat response echoing a read context. */
 export function handleReadAck(r: ReadHost, from: NodeId, ctx: Uint8Array): void {
+  r.readOnly.noteConfirmer(from);
   const acks = r.readOnly.recvAck(from, ctx);
   if (!acks || !r.trk.hasQuorum(acks)) return;
   for (const st of r.readOnly.advance(ctx)) respondToRead(r, st.req, st.index);

@@ -13,10 +13,10 @@ describe('ReadIndex', () => {
     let rd = a.raw.ready();
     expect(rd.readStates).toEqual([]);
     const hbs = rd.messages.filter((m) => m.type === 'heartbeat');
-    expect(hbs).toHaveLength(2);
-    expect(hbs.every((m) => dec(m.context!) === 'r1')).toBe(true);
+    expect(hbs).toHaveLength(1); // one follower + self = quorum of 3
+    expect(dec(hbs[0]!.context!)).toBe('r1');
     a.raw.advance(rd);
-    net.send(hbs.slice(0, 1)); // one ack + self = quorum of 3
+    net.send(hbs);
     net.deliverAll();
     rd = a.raw.ready();
     expect(rd.readStates).toEqual([{ index: 2, context: enc('r1') }]);
@@ -44,6 +44,69 @@ describe('ReadIndex', () => {
     net.heal();
     net.tick('a', 1); // the pending context is re-sent with the next heartbeats
     expect(net.node('a').readStates).toEqual([{ index: 1, context: enc('r') }]);
+  });
+
+  describe('the read heartbeat goes to just enough voters for a quorum', () => {
+    /** Heartbeats carrying `ctx` sent since `from` (an index into net.sent), as "a>b". */
+    const readHeartbeats = (net: Network, ctx: string, from = 0): string[] =>
+      net.sent.slice(from).filter((m) => m.type === 'heartbeat' && m.context && dec(m.context) === ctx).map((m) => `${m.from}>${m.to}`);
+
+    it('asks whoever acknowledged a read most recently; if it does not answer, the next heartbeat asks everyone', () => {
+      const net = new Network(['a', 'b', 'c']);
+      net.campaign('a');
+      net.node('a').raw.readIndex(enc('r1'));
+      net.deliverAll();
+      expect(readHeartbeats(net, 'r1')).toEqual(['a>b']);
+      expect(net.node('a').readStates).toEqual([{ index: 1, context: enc('r1') }]);
+
+      net.cutLink('a', 'b');
+      net.node('a').raw.readIndex(enc('r2'));
+      net.deliverAll();
+      expect(readHeartbeats(net, 'r2')).toEqual(['a>b']);
+      expect(net.node('a').readStates).toHaveLength(1); // b never got it: no quorum yet
+      net.tick('a', 1);
+      expect(readHeartbeats(net, 'r2')).toEqual(['a>b', 'a>b', 'a>c']);
+      expect(net.node('a').readStates[1]).toEqual({ index: 1, context: enc('r2') });
+
+      const before = net.sent.length;
+      net.node('a').raw.readIndex(enc('r3'));
+      net.deliverAll();
+      expect(readHeartbeats(net, 'r3', before)).toEqual(['a>c']); // c answered last
+      expect(net.node('a').readStates[2]).toEqual({ index: 1, context: enc('r3') });
+    });
+
+    it('with 5 voters it asks two followers, and one ack of them is not enough', () => {
+      const net = new Network(['a', 'b', 'c', 'd', 'e']);
+      net.campaign('a');
+      net.cutLink('a', 'c');
+      net.node('a').raw.readIndex(enc('r'));
+      net.deliverAll();
+      expect(readHeartbeats(net, 'r')).toEqual(['a>b', 'a>c']);
+      expect(net.sent.filter((m) => m.type === 'heartbeatResp' && m.context !== undefined).map((m) => m.from)).toEqual(['b']);
+      expect(net.node('a').readStates).toEqual([]);
+      net.tick('a', 1);
+      expect(net.node('a').readStates).toEqual([{ index: 1, context: enc('r') }]);
+    });
+
+    it('never asks a learner in place of a voter, even one that acknowledged a read last', () => {
+      const net = new Network(['a', 'b', 'c'], {}, ['d']);
+      net.campaign('a');
+      net.cutLink('a', 'b');
+      net.cutLink('a', 'c');
+      net.node('a').raw.readIndex(enc('r1'));
+      net.tick('a', 1); // only the learner acks the pending context
+      expect(net.sent.filter((m) => m.type === 'heartbeatResp' && m.context !== undefined).map((m) => m.from)).toEqual(['d']);
+      expect(net.node('a').readStates).toEqual([]);
+      net.heal();
+      net.tick('a', 1);
+      expect(net.node('a').readStates).toEqual([{ index: 1, context: enc('r1') }]);
+      const before = net.sent.length;
+      net.node('a').raw.readIndex(enc('r2'));
+      net.deliverAll();
+      expect(readHeartbeats(net, 'r2', before)).toHaveLength(1);
+      expect(readHeartbeats(net, 'r2', before)[0]).not.toBe('a>d');
+      expect(net.node('a').readStates[1]).toEqual({ index: 1, context: enc('r2') });
+    });
   });
 
   it('a single-voter cluster answers at once', () => {
