@@ -48,6 +48,7 @@ export interface NodeHost {
   onFirstApply(entry: Entry, cc: ConfChange | undefined): void;
   onReadServed(): void;
   onSnapshotInstalled(): void;
+  onLeaderSuspected(): void;
 }
 
 export type NodeInput =
@@ -59,7 +60,9 @@ export type NodeInput =
   | { kind: 'transfer'; to: NodeId }
   | { kind: 'campaign' }
   | { kind: 'reportSnapshot'; to: NodeId; ok: boolean }
-  | { kind: 'reportUnreachable'; to: NodeId };
+  | { kind: 'reportUnreachable'; to: NodeId }
+  /** The transport saw its connection to `about` end (as when that process dies). */
+  | { kind: 'suspectLeader'; about: NodeId };
 
 interface PendingRead {
   readId: string;
@@ -293,6 +296,14 @@ export class SimNode {
             return raw.reportSnapshot(x.to, x.ok);
           case 'reportUnreachable':
             return raw.reportUnreachable(x.to);
+          case 'suspectLeader': {
+            const inTicks = raw.suspectLeader(x.about);
+            if (inTicks !== undefined) {
+              this.host.trace(`${this.id} lost its connection to leader ${x.about}; campaigns in ${inTicks} ticks unless it hears from it`);
+              this.host.onLeaderSuspected();
+            }
+            return;
+          }
         }
       });
     } catch (e) {

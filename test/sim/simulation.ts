@@ -38,6 +38,8 @@ export interface SimStats {
   confChangesApplied: number;
   transfers: number;
   snapshotsInstalled: number;
+  /** suspectLeader hints a follower of that leader took (after a crash, or spurious). */
+  leaderSuspicions: number;
   maxTerm: number;
 }
 
@@ -70,6 +72,7 @@ export class Simulation implements NodeHost {
     confChangesApplied: 0,
     transfers: 0,
     snapshotsInstalled: 0,
+    leaderSuspicions: 0,
     maxTerm: 0,
   };
   now = 0;
@@ -78,6 +81,8 @@ export class Simulation implements NodeHost {
   crashOutcomeFn: (node: SimNode) => boolean;
   private readonly queue = new EventQueue<() => void>();
   private readonly diskRng: Prng;
+  /** Its own stream, so that connection-loss hints do not shift the other draws of a seed. */
+  private readonly hintRng: Prng;
   private nextNode = 1;
   private nextWrite = 1;
   private nextRead = 1;
@@ -91,12 +96,17 @@ export class Simulation implements NodeHost {
     this.rng = root.fork();
     this.network = new Network(root.fork(), params.faults);
     this.diskRng = root.fork();
+    this.hintRng = root.fork();
     this.core = params.core;
     this.diskDelayFn = () => (this.diskRng.chance(params.diskSlowChance) ? this.diskRng.between(1, params.diskMaxDelay) : 0);
     this.crashOutcomeFn = () => this.diskRng.chance(0.5);
     const ids = Array.from({ length: params.initialVoters }, () => this.newNodeId());
     for (const id of ids) this.voters.add(id);
     for (const id of ids) this.addNode(id, ids);
+    this.everyTick(() => {
+      this.spuriousLeaderHint();
+      return true;
+    });
   }
 
   newNodeId(): NodeId {
@@ -244,6 +254,36 @@ export class Simulation implements NodeHost {
     this.stats.snapshotsInstalled++;
   }
 
+  onLeaderSuspected(): void {
+    this.stats.leaderSuspicions++;
+  }
+
+  /**
+   * A transport reports a connection loss when a peer's process dies, but also when a connection
+   * merely resets while the peer lives on: now and then a random node is told it lost its leader
+   * (or some other member), whatever the truth.
+   */
+  private spuriousLeaderHint(): void {
+    const rng = this.hintRng;
+    if (!rng.chance(0.05)) return;
+    const live = this.liveNodes();
+    if (live.length === 0) return;
+    const n = rng.pick(live);
+    const about = rng.chance(0.8) ? n.leaderHint : rng.pick([...this.nodes.keys()]);
+    if (about) n.input({ kind: 'suspectLeader', about });
+  }
+
+  /** The kernel closes a dead process's connections: most of its followers hear of it soon after. */
+  private reportConnectionsLost(dead: NodeId): void {
+    for (const n of this.liveNodes()) {
+      if (n.leaderHint !== dead || !this.hintRng.chance(0.8)) continue;
+      const incarnation = n.incarnation;
+      this.queue.push(this.now + this.hintRng.between(1, TICK), () => {
+        if (n.alive && n.incarnation === incarnation) n.input({ kind: 'suspectLeader', about: dead });
+      });
+    }
+  }
+
   // ---- running ----
 
   /** Runs events up to `ticks` more ticks of virtual time, or until `until` returns true. */
@@ -311,6 +351,7 @@ export class Simulation implements NodeHost {
     this.stats.crashes++;
     this.trace(`CRASH ${id}${n.writing ? ` (while writing ${n.writing})` : ''}`);
     n.crash();
+    this.reportConnectionsLost(id);
   }
 
   restart(id: NodeId): void {

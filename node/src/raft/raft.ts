@@ -17,6 +17,13 @@ import { NO_NODE } from './types.js';
 const EMPTY = new Uint8Array();
 
 /**
+ * Ticks a follower that lost its connection to the leader still waits before its lease ends:
+ * enough for a live leader whose connection merely reset to reconnect and heartbeat (which
+ * cancels the suspicion). It then campaigns within as many ticks again, randomized.
+ */
+export const LEADER_LOSS_GRACE_TICKS = 3;
+
+/**
  * The Raft state machine. Everything it wants done comes out as messages, unstable log
  * entries and read states that RawNode turns into Readys; it never does I/O itself.
  */
@@ -55,6 +62,8 @@ export class Raft {
   electionElapsed = 0;
   private heartbeatElapsed = 0;
   randomizedElectionTimeout = 0;
+  /** The transport reported the connection to our leader lost and it has not been heard from since. */
+  private leaderSuspected = false;
   private readonly electionTimeout: number;
   private readonly heartbeatTimeout: number;
 
@@ -195,6 +204,7 @@ export class Raft {
     this.lead = NO_NODE;
     this.electionElapsed = 0;
     this.heartbeatElapsed = 0;
+    this.leaderSuspected = false;
     this.resetRandomizedElectionTimeout();
     this.leadTransferee = NO_NODE;
     this.trk.resetVotes();
@@ -270,6 +280,7 @@ export class Raft {
     this.electionElapsed++;
     if (this.promotable() && this.electionElapsed >= this.randomizedElectionTimeout) {
       this.electionElapsed = 0;
+      this.endSuspicion();
       this.hup(false);
     }
   }
@@ -621,18 +632,15 @@ export class Raft {
         this.send(newMessage('prop', this.lead, { entries: m.entries }));
         return;
       case 'app':
-        this.electionElapsed = 0;
-        this.lead = m.from;
+        this.heardFromLeader(m.from);
         handleAppend(this, m);
         return;
       case 'heartbeat':
-        this.electionElapsed = 0;
-        this.lead = m.from;
+        this.heardFromLeader(m.from);
         handleHeartbeat(this, m);
         return;
       case 'snap':
-        this.electionElapsed = 0;
-        this.lead = m.from;
+        this.heardFromLeader(m.from);
         handleSnapshot(this, m);
         return;
       case 'transferLeader':
@@ -822,6 +830,41 @@ export class Raft {
   }
 
   // ---------------------------------------------------------------- reports from the app
+
+  private heardFromLeader(from: NodeId): void {
+    this.electionElapsed = 0;
+    this.lead = from;
+    this.endSuspicion();
+  }
+
+  /**
+   * The transport saw its connection to `id` end abruptly (its process probably died: the kernel
+   * closes a dead process's sockets at once). A follower of `id` then stops counting as "in
+   * lease" after LEADER_LOSS_GRACE_TICKS, so it grants pre-votes, and campaigns itself within
+   * another LEADER_LOSS_GRACE_TICKS, randomized so that followers that all saw the loss do not
+   * split the vote. Anything from the leader meanwhile cancels this. A follower that alone lost
+   * its connection cannot disrupt a live leader: the others are still in lease and refuse its
+   * pre-vote. Returns the ticks until it campaigns, or undefined when ignored (not a follower
+   * of `id`, not a voter, or already suspecting).
+   */
+  suspectLeader(id: NodeId): number | undefined {
+    if (this.state !== 'follower' || id === NO_NODE || this.lead !== id || !this.promotable() || this.leaderSuspected) return undefined;
+    const grace = Math.min(LEADER_LOSS_GRACE_TICKS, this.electionTimeout);
+    this.leaderSuspected = true;
+    this.electionElapsed = Math.max(this.electionElapsed, this.electionTimeout - grace);
+    const r = Math.min(Math.max(Math.floor(this.cfg.randomInt(grace)), 0), grace - 1);
+    this.randomizedElectionTimeout = Math.min(this.randomizedElectionTimeout, this.electionTimeout + r);
+    const inTicks = Math.max(1, this.randomizedElectionTimeout - this.electionElapsed);
+    this.logger.info('lost the connection to the leader; campaigning soon unless it is heard from', { lead: id, term: this.term, inTicks });
+    return inTicks;
+  }
+
+  /** Back to a full randomized election timeout once the suspicion is over (heard from, or campaigned). */
+  private endSuspicion(): void {
+    if (!this.leaderSuspected) return;
+    this.leaderSuspected = false;
+    this.resetRandomizedElectionTimeout();
+  }
 
   reportUnreachable(id: NodeId): void {
     if (this.state !== 'leader') return;

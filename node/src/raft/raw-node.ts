@@ -91,6 +91,15 @@ export class RawNode {
     this.raft.reportUnreachable(id);
   }
 
+  /**
+   * The connection to `id` ended abnormally (e.g. its process died). A follower of `id` campaigns
+   * after a short grace instead of a whole election timeout, unless `id` is heard from meanwhile.
+   * Returns the ticks until it would campaign, or undefined when the hint does not apply.
+   */
+  suspectLeader(id: NodeId): number | undefined {
+    return this.raft.suspectLeader(id);
+  }
+
   reportSnapshot(id: NodeId, ok: boolean): void {
     this.raft.reportSnapshot(id, ok);
   }
