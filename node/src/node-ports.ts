@@ -75,6 +75,8 @@ export interface Transport {
   /** `fromAddress`: the sender's advertised peer address, when its transport sends one. */
   onMessages(fn: (messages: Message[], from: NodeId, fromAddress: string | undefined) => void): void;
   onUnreachable(fn: (id: NodeId) => void): void;
+  /** A connection with peer `id` ended abruptly (its process may have died): a hint, not proof. */
+  onConnectionLost(fn: (id: NodeId) => void): void;
   onSnapshotStatus(fn: (id: NodeId, ok: boolean) => void): void;
   /** Called when an unjoined node learns its cluster ID from a leader's first valid contact. */
   onClusterId(fn: (clusterId: string) => void): void;

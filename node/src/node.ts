@@ -191,6 +191,7 @@ export class KuorumNode implements NodeApi {
       this.notify();
     });
     this.transport.onUnreachable((id) => this.enqueue(() => this.raw.reportUnreachable(id)));
+    this.transport.onConnectionLost((id) => this.enqueue(() => this.suspectLeader(id)));
     this.transport.onSnapshotStatus((id, ok) => this.enqueue(() => this.raw.reportSnapshot(id, ok)));
     this.metrics.peerErrorSource = () => this.transport.peerErrorCounts();
     this.metrics.loopSource = () => loopGauges(this.lastStatus, this.id, { appliedIndex: this.kv.appliedIndex(), snapshotIndex: this.lastSnapshotIndex, proposalsPending: this.proposals.size });
@@ -232,6 +233,17 @@ export class KuorumNode implements NodeApi {
     await this.transport.stop();
     await this.kv.close();
     await this.store.close();
+  }
+
+  /**
+   * A connection with `id` ended abruptly. If it is our leader, its process has probably died:
+   * the core campaigns after a short grace instead of a whole election timeout, unless the
+   * leader is heard from meanwhile (a reset connection is re-opened within the grace).
+   */
+  private suspectLeader(id: NodeId): void {
+    const inTicks = this.raw.suspectLeader(id);
+    if (inTicks === undefined) return;
+    this.log.info(`lost the connection to the leader ${id}; campaigning in ~${inTicks * this.settings.tickMs}ms unless it is heard from`, { leader: id, inTicks });
   }
 
   /** A one-voter cluster need not wait an election timeout to elect itself. */

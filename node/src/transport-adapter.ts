@@ -42,6 +42,10 @@ export class PeerTransportAdapter implements Transport {
     this.inner.onUnreachable(fn);
   }
 
+  onConnectionLost(fn: (id: NodeId) => void): void {
+    this.inner.onConnectionLost(fn);
+  }
+
   onSnapshotStatus(fn: (id: NodeId, ok: boolean) => void): void {
     this.inner.onSnapshotStatus(fn);
   }

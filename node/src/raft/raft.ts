@@ -854,9 +854,7 @@ export class Raft {
     this.electionElapsed = Math.max(this.electionElapsed, this.electionTimeout - grace);
     const r = Math.min(Math.max(Math.floor(this.cfg.randomInt(grace)), 0), grace - 1);
     this.randomizedElectionTimeout = Math.min(this.randomizedElectionTimeout, this.electionTimeout + r);
-    const inTicks = Math.max(1, this.randomizedElectionTimeout - this.electionElapsed);
-    this.logger.info('lost the connection to the leader; campaigning soon unless it is heard from', { lead: id, term: this.term, inTicks });
-    return inTicks;
+    return Math.max(1, this.randomizedElectionTimeout - this.electionElapsed);
   }
 
   /** Back to a full randomized election timeout once the suspicion is over (heard from, or campaigned). */

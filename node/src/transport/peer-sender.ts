@@ -15,6 +15,8 @@ export interface PeerSenderContext {
   readonly counters: TransportCounters;
   metadataFor(peerId: NodeId): grpc.Metadata;
   reportUnreachable(peerId: NodeId): void;
+  /** A stream the peer had accepted broke (not one we cancelled ourselves). */
+  reportConnectionLost(peerId: NodeId): void;
   reportDrop(peerId: NodeId, reason: DropReason, count: number, detail?: string): void;
 }
 
@@ -228,7 +230,11 @@ export class PeerSender {
     this.pendingWrites = 0;
     const counters = this.ctx.counters.peer(this.peerId);
     counters.sendErrors++;
-    const delay = backoffDelay(this.attempt++, this.ctx.options.backoff, this.ctx.options.random);
+    const wasConnected = this.connected;
+    // A stream the peer had accepted is retried at once: if only the connection reset, the peer
+    // hears from us again well within the grace a follower gives a leader it lost the
+    // connection to (see Raft suspectLeader). Failing dials back off as usual.
+    const delay = wasConnected ? 0 : backoffDelay(this.attempt++, this.ctx.options.backoff, this.ctx.options.random);
     const fields = {
       peer: this.peerId,
       address: this.address,
@@ -242,6 +248,7 @@ export class PeerSender {
     this.connected = false;
     this.dropQueue('unreachable');
     this.ctx.reportUnreachable(this.peerId);
+    if (wasConnected) this.ctx.reportConnectionLost(this.peerId);
     this.currentState = 'backoff';
     this.backoffTimer = setTimeout(() => {
       this.backoffTimer = null;

@@ -26,6 +26,8 @@ export interface PeerServerContext {
   refused(refusal: Refusal): void;
   /** Hands decoded messages addressed to this node to the node. */
   deliver(batch: Message[], identity: CallIdentity): void;
+  /** An admitted message stream from `peer` ended without this server ending it (e.g. the peer's process died). */
+  streamLost(peer: string): void;
   forwardHandler(): ForwardHandler | undefined;
 }
 
@@ -123,9 +125,16 @@ export class PeerServer {
       counters.messagesReceived += mine.length;
       if (mine.length > 0) this.ctx.deliver(mine, identity);
     });
-    call.on('end', () => finish(null));
-    call.on('error', () => finish(null));
-    call.on('cancelled', () => finish(null));
+    // Our senders never end a stream on their own: its end means the peer cancelled it or its
+    // connection broke. Streams this server ends itself (stop, malformed input) are not reported.
+    const lost = (): void => {
+      if (ended) return;
+      finish(null);
+      this.ctx.streamLost(identity.from);
+    };
+    call.on('end', lost);
+    call.on('error', lost);
+    call.on('cancelled', lost);
   };
 
   private readonly sendSnapshot = (

@@ -70,9 +70,12 @@ export class PeerTransport {
   private boundPort = 0;
   private readonly unreachable = new Set<NodeId>();
   private unreachableFlushScheduled = false;
+  private readonly connectionsLost = new Set<NodeId>();
+  private connectionsLostFlushScheduled = false;
 
   private messageHandler: MessageHandler = () => {};
   private unreachableHandler: (id: NodeId) => void = () => {};
+  private connectionLostHandler: (id: NodeId) => void = () => {};
   private snapshotStatusHandler: (id: NodeId, ok: boolean) => void = () => {};
   private refusedHandler: (r: RefusedCall) => void = () => {};
   private clusterIdLearnedHandler: (clusterId: string) => void = () => {};
@@ -87,6 +90,7 @@ export class PeerTransport {
       clusterId: () => this.ownClusterId,
       refused: (r) => this.handleRefusal(r),
       deliver: (batch, identity) => this.deliver(batch, identity),
+      streamLost: (peer) => this.reportConnectionLost(peer),
       forwardHandler: () => this.forwardHandler,
     });
   }
@@ -140,6 +144,7 @@ export class PeerTransport {
       counters: this.counters,
       metadataFor: (peerId) => this.metadataFor(peerId),
       reportUnreachable: (peerId) => this.reportUnreachable(peerId),
+      reportConnectionLost: (peerId) => this.reportConnectionLost(peerId),
       reportDrop: (peerId, reason, count, detail) => this.reportDrop(peerId, reason, count, detail),
     });
     this.peers.set(id, { id, address, channel, sender, forwards: new Set() });
@@ -299,6 +304,17 @@ export class PeerTransport {
     this.unreachableHandler = handler;
   }
 
+  /**
+   * A connection with a peer ended abruptly: its message stream to us ended, or our accepted
+   * stream to it broke. When a peer's process dies the kernel closes its sockets at once, so
+   * this comes long before any timeout: call RawNode.suspectLeader(id). Also fires when a
+   * connection merely resets, so it is a hint, not proof. Coalesced per event-loop turn; never
+   * for streams this transport closes itself (removePeer, stop).
+   */
+  onConnectionLost(handler: (id: NodeId) => void): void {
+    this.connectionLostHandler = handler;
+  }
+
   /** Outcome of a snapshot transfer: call RawNode.reportSnapshot(id, ok). */
   onSnapshotStatus(handler: (id: NodeId, ok: boolean) => void): void {
     this.snapshotStatusHandler = handler;
@@ -385,6 +401,20 @@ export class PeerTransport {
       this.unreachable.clear();
       if (this.stopped) return;
       for (const id of ids) this.safely('onUnreachable', () => this.unreachableHandler(id));
+    });
+  }
+
+  private reportConnectionLost(peerId: NodeId): void {
+    if (this.stopped) return;
+    this.connectionsLost.add(peerId);
+    if (this.connectionsLostFlushScheduled) return;
+    this.connectionsLostFlushScheduled = true;
+    setImmediate(() => {
+      this.connectionsLostFlushScheduled = false;
+      const ids = [...this.connectionsLost];
+      this.connectionsLost.clear();
+      if (this.stopped) return;
+      for (const id of ids) this.safely('onConnectionLost', () => this.connectionLostHandler(id));
     });
   }
 

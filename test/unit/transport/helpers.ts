@@ -27,6 +27,8 @@ export interface TestNode {
   /** The advertised address each sender's calls carried (undefined: none). */
   senderAddresses: Map<NodeId, string | undefined>;
   unreachable: NodeId[];
+  /** Peers whose connection onConnectionLost reported, in order. */
+  connectionLost: NodeId[];
   snapshotStatus: [NodeId, boolean][];
   log: ReturnType<typeof captureLogger>;
 }
@@ -36,13 +38,14 @@ const FAST_BACKOFF = { initialMs: 20, maxMs: 200 };
 export async function startNode(id: NodeId, opts: Partial<PeerTransportOptions> = {}, listen = '127.0.0.1:0'): Promise<TestNode> {
   const log = captureLogger();
   const transport = new PeerTransport({ selfId: id, clusterId: 'cluster-1', logger: log, backoff: FAST_BACKOFF, shutdownGraceMs: 500, ...opts });
-  const node: TestNode = { id, transport, address: '', port: 0, received: [], batches: [], senderAddresses: new Map(), unreachable: [], snapshotStatus: [], log };
+  const node: TestNode = { id, transport, address: '', port: 0, received: [], batches: [], senderAddresses: new Map(), unreachable: [], connectionLost: [], snapshotStatus: [], log };
   transport.onMessage((batch, from, fromAddress) => {
     node.senderAddresses.set(from, fromAddress);
     node.batches.push(batch);
     node.received.push(...batch);
   });
   transport.onUnreachable((peer) => node.unreachable.push(peer));
+  transport.onConnectionLost((peer) => node.connectionLost.push(peer));
   transport.onSnapshotStatus((peer, ok) => node.snapshotStatus.push([peer, ok]));
   node.port = await transport.start(listen);
   node.address = `127.0.0.1:${node.port}`;
