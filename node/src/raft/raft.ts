@@ -460,6 +460,10 @@ export class Raft {
       if (m.type === 'vote') {
         this.electionElapsed = 0;
         this.vote = m.from;
+      } else if (this.leaderSuspected) {
+        // Give that candidate a grace to finish before campaigning ourselves: two followers that
+        // both lost the leader must not start their elections a few ms apart and split the vote.
+        this.randomizedElectionTimeout = Math.max(this.randomizedElectionTimeout, this.electionElapsed + LEADER_LOSS_GRACE_TICKS);
       }
     } else {
       this.logger.info('rejecting vote', { type: m.type, to: m.from, term: m.term, vote: this.vote, lead: this.lead });

@@ -56,6 +56,23 @@ describe('a follower that lost its connection to the leader (suspectLeader)', ()
     }
   });
 
+  it('a follower that granted a pre-vote while suspecting waits a grace before campaigning itself (no split vote)', () => {
+    const net = cluster({ b: 0, c: 1 });
+    net.isolate('a');
+    net.node('b').raw.suspectLeader('a'); // campaigns after 3 ticks
+    net.node('c').raw.suspectLeader('a'); // would campaign after 4
+    net.tick('c', GRACE); // c is out of lease now
+    net.filter = (m) => !(m.type === 'vote' && m.from === 'b'); // b's real vote is slow to reach c
+    net.tick('b', GRACE);
+    expect(net.node('b').raw.status().role).toBe('candidate');
+    expect(net.sent.some((m) => m.type === 'preVoteResp' && m.from === 'c' && m.to === 'b' && !m.reject)).toBe(true);
+    net.tick('c', GRACE - 1);
+    expect(net.node('c').raw.status().role).toBe('follower'); // without the rule: a pre-candidate after 1 tick
+    expect(preVotesFrom(net, 'c')).toBe(0);
+    net.tick('c');
+    expect(preVotesFrom(net, 'c')).toBe(2); // b did not win in time: c campaigns (to a and b)
+  });
+
   it('a message from the leader meanwhile cancels it: lease and full randomized timeout are back', () => {
     const net = cluster({ b: 5 }); // b's own timeout: 15 ticks
     const b = net.node('b').raw;
