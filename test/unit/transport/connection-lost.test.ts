@@ -22,6 +22,8 @@ async function streamsBothWays(a: TestNode, b: TestNode, bAddress: string): Prom
   a.transport.send([msg('a', 'b')]);
   b.transport.send([msg('b', 'a')]);
   await waitFor('streams open both ways', () => b.received.length >= 1 && a.received.length >= 1);
+  // Only a stream the peer is known to have accepted counts as a connection that can be lost.
+  await waitFor('both senders see their stream accepted', () => a.transport.stats().queues.b?.connected === true && b.transport.stats().queues.a?.connected === true);
 }
 
 describe('onConnectionLost', () => {
