@@ -89,7 +89,16 @@ export class Workload {
     if (learners.length > 0) options.push(() => ({ type: 'remove', nodeId: rng.pick(learners), context: EMPTY }));
     if (options.length === 0) return;
     const cc = rng.pick(options)();
-    if (cc) sim.proposeConfChange(rng.chance(0.8) ? leader.id : rng.pick(sim.liveNodes()).id, cc);
+    if (!cc) return;
+    if (cc.type === 'remove' && cc.nodeId === leader.id) {
+      // As the node's removeMember does: a leader is never asked to remove itself; it hands
+      // leadership over first and the new leader removes it later. A leader that commits its own
+      // removal may be the only member that knows the commit, and a removed member's process
+      // goes away (the liveness phase retires it), leaving the others on the old configuration.
+      sim.transfer(leader.id, rng.pick(voters.filter((v) => v !== leader.id)));
+      return;
+    }
+    sim.proposeConfChange(rng.chance(0.8) ? leader.id : rng.pick(sim.liveNodes()).id, cc);
   }
 
   /** A new member: its process starts empty (as a pod would) before the leader is asked to add it. */
