@@ -32,10 +32,14 @@ export class KvStoreAdapter implements StateMachine {
     return encodeCommand({ op: 'delete', requestId, key, ifMatch: cond.ifMatch });
   }
 
-  async apply(items: ApplyItem[]): Promise<AppliedResult[]> {
+  async apply(items: ApplyItem[]): Promise<{ results: AppliedResult[]; landed: Promise<void> }> {
     // The entries as they are (the store only reads them); a conf change carries its decoded change and ConfState.
-    const results = await this.store.apply(items.map((i) => (i.confChange || i.confState ? { ...i.entry, confChange: i.confChange, confState: i.confState } : i.entry)));
-    return results.map(toApplied);
+    const planned = await this.store.applyPlanned(items.map((i) => (i.confChange || i.confState ? { ...i.entry, confChange: i.confChange, confState: i.confState } : i.entry)));
+    return { results: planned.results.map(toApplied), landed: planned.landed };
+  }
+
+  settled(): Promise<void> | undefined {
+    return this.store.settled();
   }
 
   get(key: string): KvRecord | undefined {

@@ -27,6 +27,16 @@ export interface WriteBatchOptions {
  * nothing is written and its error is rethrown as it is; an empty batch is not written.
  */
 export async function writeBatch<T>(db: BytesDb, fill: (batch: BatchWriter) => T | Promise<T>, opts: WriteBatchOptions): Promise<T> {
+  const { result, written } = await startBatch(db, fill, opts);
+  await written;
+  return result;
+}
+
+/**
+ * Like writeBatch, but returns as soon as the filled batch is handed to LevelDB: `written`
+ * settles when the write has landed (or failed). The caller must await `written`.
+ */
+export async function startBatch<T>(db: BytesDb, fill: (batch: BatchWriter) => T | Promise<T>, opts: WriteBatchOptions): Promise<{ result: T; written: Promise<void> }> {
   const batch = db.batch();
   let result: T;
   try {
@@ -35,14 +45,9 @@ export async function writeBatch<T>(db: BytesDb, fill: (batch: BatchWriter) => T
     await batch.close();
     throw err;
   }
-  if (batch.length === 0) {
-    await batch.close();
-    return result;
-  }
-  try {
-    await batch.write({ sync: opts.sync });
-  } catch (err) {
+  if (batch.length === 0) return { result, written: batch.close() };
+  const written = batch.write({ sync: opts.sync }).catch((err: unknown) => {
     throw opts.onWriteError ? opts.onWriteError(err) : err;
-  }
-  return result;
+  });
+  return { result, written };
 }

@@ -46,8 +46,14 @@ export interface StateMachine {
   members(): MemberRecord[];
   encodePut(requestId: string, key: string, value: Uint8Array, cond: WriteCondition): Uint8Array;
   encodeDelete(requestId: string, key: string, cond: WriteCondition): Uint8Array;
-  /** Applies committed entries atomically with the applied index. */
-  apply(items: ApplyItem[]): Promise<AppliedResult[]>;
+  /**
+   * Applies committed entries atomically with the applied index: resolves with the results once
+   * the batch is planned and handed to storage; `landed` settles when it is written, and only
+   * then do appliedIndex(), revision(), members() and watches reflect it.
+   */
+  apply(items: ApplyItem[]): Promise<{ results: AppliedResult[]; landed: Promise<void> }>;
+  /** Undefined when no applied write is in flight, else a promise settling once it has landed (see apply). */
+  settled(): Promise<void> | undefined;
   /** Synchronous: a point read costs less than a round trip through libuv's thread pool. */
   get(key: string): KvRecord | undefined;
   list(prefix: string, limit: number): Promise<KvList>;

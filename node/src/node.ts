@@ -440,11 +440,23 @@ export class KuorumNode implements NodeApi {
     return items;
   }
 
-  /** In the background, in order: the state machine applies, then the waiting requests are answered. */
+  /**
+   * In the background, in order: the state machine plans the batch and hands it to storage, the
+   * waiting writers are answered, then the write lands. Answering before it lands is safe:
+   * - the entries are committed in the fsynced Raft log, so an answered write is never lost: if
+   *   the state write fails, the rejection below stops the node (applyFailure) and a restart
+   *   replays the log from the applied index, which only the landed write advanced;
+   * - the results (revisions, failed preconditions, not-found deletes) come from planning alone;
+   * - appliedIndex() advances only when the write has landed, so linearizable reads (which wait
+   *   for it after ReadIndex) see it; serializable reads await kv.settled() (get, list); watches
+   *   get its events live when it lands; the next apply, snapshot captures and restores wait in
+   *   the state machine's own queue;
+   * - a conf change's effects (peers, the members registry, the membership change's answer)
+   *   happen after `landed`, when members() includes it.
+   */
   private async applyItems(items: ApplyItem[]): Promise<void> {
     const started = process.hrtime.bigint();
-    const results = await this.kv.apply(items);
-    this.metrics.applyDuration.observe(Number(process.hrtime.bigint() - started) / 1e9);
+    const { results, landed } = await this.kv.apply(items);
     for (const r of results) {
       if (r.requestId === undefined || r.outcome === undefined) continue;
       if (this.proposals.resolve(r.requestId, r.outcome)) {
@@ -452,6 +464,8 @@ export class KuorumNode implements NodeApi {
         else this.metrics.proposalsFailed.inc({ reason: r.outcome.code });
       }
     }
+    await landed;
+    this.metrics.applyDuration.observe(Number(process.hrtime.bigint() - started) / 1e9);
     const last = items[items.length - 1]!.entry.index;
     while (this.pendingConfApplied.length > 0 && this.pendingConfApplied[0]!.index <= last) this.onConfChangeApplied(this.pendingConfApplied.shift()!.cc);
   }
@@ -565,6 +579,10 @@ export class KuorumNode implements NodeApi {
     };
   }
 
+  settled(): Promise<void> | undefined {
+    return this.kv.settled();
+  }
+
   readiness(): Readiness {
     if (!this.running) return { ready: false, reason: 'the node is not running' };
     if (this.wasRemoved()) return { ready: false, reason: 'this node was removed from the cluster' };
@@ -607,13 +625,23 @@ export class KuorumNode implements NodeApi {
   }
 
   async get(key: string, consistency: Consistency): Promise<KvRecord | undefined> {
-    if (consistency === 'linearizable') await this.linearizableBarrier();
+    await this.readBarrier(consistency);
     return this.kv.get(key);
   }
 
   async list(prefix: string, limit: number, consistency: Consistency): Promise<KvList> {
-    if (consistency === 'linearizable') await this.linearizableBarrier();
+    await this.readBarrier(consistency);
     return this.kv.list(prefix, limit);
+  }
+
+  /**
+   * Linearizable: wait for the read index to be applied (landed). Serializable: wait for a write
+   * in flight, which may already be answered (applyItems), so a client reads its own writes here.
+   */
+  private async readBarrier(consistency: Consistency): Promise<void> {
+    if (consistency === 'linearizable') return this.linearizableBarrier();
+    const inFlight = this.settled();
+    if (inFlight) await inFlight;
   }
 
   watch(prefix: string, fromRevision: number, onEvent: (e: WatchEvent) => void, onEnd?: (err: Error) => void): WatchHandle {

@@ -1,7 +1,9 @@
 // The replicated state machine (`<dataDir>/state`, LevelDB). Wiring:
 //   proposals:  encodeCommand({ op, requestId, ... }) as the data of a normal entry
-//   committed:  results = await kv.apply(entries) (confChange entries carry confChange + confState);
-//               resolve the waiter of each result's requestId; resultError() gives the typed error
+//   committed:  { results, landed } = await kv.applyPlanned(entries) (confChange entries carry
+//               confChange + confState); resolve the waiter of each result's requestId (resultError()
+//               gives the typed error), then await landed; reads that do not wait for appliedIndex
+//               await kv.settled() first (kv.apply(entries) answers only once landed)
 //   restart:    replay committed entries after kv.appliedIndex; if kv.appliedIndex is below the
 //               log's snapshot index, kv.restore(snapshot.data, snapshot.metadata.index) first
 //   snapshots:  kv.streamSnapshot(({ index, confState, parts }) => the log's
@@ -12,7 +14,7 @@ export { decodeCommand, encodeCommand, type Command, type DeleteCommand, type No
 export { CompactedRevisionError, InvalidCommandError, KeyNotFoundError, PreconditionFailedError, StateStoreError } from './errors.js';
 export type { ApplyResult, CommittedEntry } from './apply-plan.js';
 export { DEFAULT_KEY_CACHE_SIZE } from './key-cache.js';
-export { DEFAULT_HISTORY_WINDOW, KvStore, type KeyValue, type KvStoreOptions, type ListResult } from './kv-store.js';
+export { DEFAULT_HISTORY_WINDOW, KvStore, type KeyValue, type KvStoreOptions, type ListResult, type PlannedApply } from './kv-store.js';
 export { applyMemberChange, encodeMemberContext, parseMemberContext, type Member, type MemberContext, type MemberRole } from './members.js';
 export { resultError } from './result-error.js';
 export type { ChangeType, HistoryRecord } from './records.js';

@@ -1,7 +1,7 @@
 import { ClassicLevel } from 'classic-level';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { writeBatch, type BytesDb } from '../level-batch.js';
+import { startBatch, writeBatch, type BytesDb } from '../level-batch.js';
 import type { ConfState, NodeId } from '../raft/index.js';
 import { decodeBatch, planApply, type ApplyResult, type CommittedEntry } from './apply-plan.js';
 import { CompactedRevisionError, StateStoreError } from './errors.js';
@@ -43,6 +43,15 @@ export interface KvStoreOptions {
   keyCacheSize?: number;
 }
 
+/** An apply whose batch is planned and handed to LevelDB (see KvStore.applyPlanned). */
+export interface PlannedApply {
+  results: ApplyResult[];
+  /** Settles when the batch has landed in LevelDB; rejects if the write failed. Must be awaited. */
+  landed: Promise<void>;
+}
+
+const NOTHING_TO_LAND: Promise<void> = Promise.resolve();
+
 export interface KeyValue extends KeyRecord {
   key: string;
 }
@@ -62,7 +71,9 @@ export interface ListResult {
  * LevelDB batch, so a restart neither loses nor re-applies an entry. Not fsynced: the Raft log
  * is, and the node replays it from appliedIndex + 1.
  *
- * apply(), restore() and the capture of a snapshot run one at a time in call order; reads do not wait.
+ * apply(), restore() and the capture of a snapshot run one at a time in call order, each after
+ * the previous apply's write has landed; reads do not wait (a reader that must see an apply
+ * already answered from applyPlanned() awaits settled() first).
  */
 export class KvStore {
   readonly path: string;
@@ -74,6 +85,11 @@ export class KvStore {
   private readonly hub: WatchHub;
   private readonly keyCache: KeyMetaCache;
   private queue: Promise<unknown> = Promise.resolve();
+  /** The write of the last planned apply while it is in flight; stays rejected once one failed. */
+  private landing: Promise<void> | undefined;
+  private writeFailure: Error | undefined;
+  /** progress.revision, or ahead of it by the apply whose write is in flight (answered already). */
+  private answeredRevision: number;
   private closed = false;
 
   private constructor(db: Db, path: string, historyWindow: number, keyCache: KeyMetaCache, progress: Progress, confState: ConfState, members: Map<NodeId, Member>) {
@@ -82,10 +98,12 @@ export class KvStore {
     this.path = path;
     this.historyWindow = historyWindow;
     this.progress = progress;
+    this.answeredRevision = progress.revision;
     this.confStateNow = confState;
     this.memberMap = members;
     this.hub = new WatchHub({
       revision: () => this.progress.revision,
+      answeredRevision: () => this.answeredRevision,
       compactRevision: () => this.progress.compactRevision,
       readHistory: (from, to) => this.readHistory(from, to),
     });
@@ -179,9 +197,37 @@ export class KvStore {
     return this.hub.watch(prefix, fromRevision, listener, opts);
   }
 
-  /** Applies committed entries in order; returns one result per entry. See ApplyResult. */
-  apply(entries: CommittedEntry[]): Promise<ApplyResult[]> {
-    return this.serialize(() => this.doApply(entries));
+  /** Applies committed entries in order; returns one result per entry once written. See ApplyResult. */
+  async apply(entries: CommittedEntry[]): Promise<ApplyResult[]> {
+    const planned = await this.applyPlanned(entries);
+    await planned.landed;
+    return planned.results;
+  }
+
+  /**
+   * Plans committed entries and hands their batch to LevelDB; resolves with the results as soon
+   * as the batch is handed over, before the write lands (the results come from planning alone:
+   * preconditions, revisions, not-found deletes). Until `landed` settles nothing of the batch is
+   * visible through this store's state: appliedIndex, revision, members, ConfState advance and
+   * watchers get the events only when the write has landed, and the next apply, restore or
+   * snapshot capture starts only then (planning reads the keys' metadata). A read that must see
+   * an answered write but does not wait for appliedIndex awaits settled() first. Once a write
+   * fails, every later apply fails with the same error (the state on disk is unknown).
+   */
+  applyPlanned(entries: CommittedEntry[]): Promise<PlannedApply> {
+    const run = (): Promise<PlannedApply> => (this.closed ? Promise.reject(new Error('the state store is closed')) : this.doApply(entries));
+    const planned = this.queue.then(run, run);
+    this.queue = planned.then((p) => p.landed).catch(() => undefined);
+    return planned;
+  }
+
+  /**
+   * Undefined when no apply's write is in flight (the fast path allocates nothing); otherwise a
+   * promise that settles once it has landed and the store's state includes it, and rejects if
+   * the write failed (then the store no longer matches the writes answered).
+   */
+  settled(): Promise<void> | undefined {
+    return this.landing;
   }
 
   /**
@@ -244,8 +290,9 @@ export class KvStore {
     return result;
   }
 
-  private async doApply(entries: CommittedEntry[]): Promise<ApplyResult[]> {
-    if (entries.length === 0) return [];
+  private async doApply(entries: CommittedEntry[]): Promise<PlannedApply> {
+    if (this.writeFailure) throw this.writeFailure;
+    if (entries.length === 0) return { results: [], landed: NOTHING_TO_LAND };
     const decoded = decodeBatch(entries, this.progress.applied);
     // Every key the batch touches: from the cache, the others read from LevelDB at once.
     const current = new Map<string, KeyMeta | null>();
@@ -260,14 +307,25 @@ export class KvStore {
       for (let i = 0; i < missing.length; i++) current.set(missing[i]!, found[i] ? decodeKeyMeta(found[i]!) : null);
     }
     const before = { progress: this.progress, members: this.memberMap, confState: this.confStateNow };
-    const plan = await writeBatch(this.db, (batch) => planApply(entries, decoded.commands, current, before, this.historyWindow, batch), { sync: false });
-    // Only now that the batch is written: what the keys are after it.
-    for (const [k, meta] of current) this.keyCache.set(k, meta);
-    this.progress = plan.state.progress;
-    this.memberMap = plan.state.members;
-    this.confStateNow = plan.state.confState;
-    if (plan.events.length > 0) this.hub.publish(plan.events);
-    return plan.results;
+    const { result: plan, written } = await startBatch(this.db, (batch) => planApply(entries, decoded.commands, current, before, this.historyWindow, batch), { sync: false });
+    const landed: Promise<void> = written.then(
+      () => {
+        // Only now that the batch is written: what the keys are after it, and the state.
+        for (const [k, meta] of current) this.keyCache.set(k, meta);
+        this.progress = plan.state.progress;
+        this.memberMap = plan.state.members;
+        this.confStateNow = plan.state.confState;
+        if (this.landing === landed) this.landing = undefined;
+        if (plan.events.length > 0) this.hub.publish(plan.events);
+      },
+      (err: unknown) => {
+        this.writeFailure = err as Error;
+        throw err;
+      },
+    );
+    this.landing = landed;
+    this.answeredRevision = plan.state.progress.revision;
+    return { results: plan.results, landed };
   }
 
   /** The state as of now: the header fields and a LevelDB snapshot holding the keys at the same point. */
@@ -296,6 +354,7 @@ export class KvStore {
       { sync: true },
     );
     this.progress = progress;
+    this.answeredRevision = progress.revision;
     this.memberMap = members;
     this.confStateNow = snap.confState;
     this.hub.failAll(new CompactedRevisionError(snap.revision, snap.revision));

@@ -18,6 +18,8 @@ export interface Watcher {
 /** Where the hub reads the retained history and the current bounds from. */
 export interface HistorySource {
   revision(): number;
+  /** The revision of the last change already answered (its write may still be landing): "now" for a watch. */
+  answeredRevision(): number;
   compactRevision(): number;
   /** Records in [from, to] in revision order, read from a point-in-time view taken synchronously at the call. */
   readHistory(from: number, to: number): AsyncIterable<HistoryRecord>;
@@ -57,7 +59,7 @@ export class WatchHub {
   watch(prefix: string, fromRevision: number | undefined, listener: (e: WatchEvent) => void, opts: WatchOptions = {}): Watcher {
     const current = this.source.revision();
     const compacted = this.source.compactRevision();
-    const from = fromRevision === undefined || fromRevision === 0 ? current + 1 : fromRevision;
+    const from = fromRevision === undefined || fromRevision === 0 ? this.source.answeredRevision() + 1 : fromRevision;
     if (!Number.isSafeInteger(from) || from < 0) throw new RangeError(`fromRevision must be a non-negative integer, got ${fromRevision}`);
     if (from <= compacted) throw new CompactedRevisionError(from, compacted);
     const w: WatchState = { prefix, listener, onError: opts.onError, next: from, buffer: from <= current ? [] : null, done: false };

@@ -105,6 +105,11 @@ export interface ForwardedResponse {
 
 export interface NodeApi {
   status(): NodeStatus;
+  /**
+   * Undefined when no answered write is still being written to the state; otherwise a promise
+   * that settles when it has been (then status() and members() include it).
+   */
+  settled(): Promise<void> | undefined;
   readiness(): Readiness;
   /** True when this node is the leader and may execute leader-only requests itself. */
   isLeader(): boolean;

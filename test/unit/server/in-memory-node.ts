@@ -28,6 +28,10 @@ export class InMemoryNodeSimulator implements NodeApi {
   private compactedBelow = 0;
   private memberList: MemberInfo[] = [{ id: '00000000000000aa', name: 'n1', peerAddress: '127.0.0.1:7000', role: 'voter', isLeader: true }];
 
+  settled(): Promise<void> | undefined {
+    return undefined; // every write is in the map when it is answered
+  }
+
   status(): NodeStatus {
     return {
       id: '00000000000000aa', name: 'n1', clusterId: 'c1', role: this.leader ? 'leader' : 'follower', term: 1, leaderId: this.leader ? '00000000000000aa' : '00000000000000bb',

@@ -17,9 +17,10 @@ export async function adminRoutes(app: FastifyInstance, opts: { node: NodeApi; l
   const onLeader = <T extends FastifyRequest>(fn: (request: T) => Promise<unknown>) =>
     leaderOnly(node, limits.forwardTimeoutMs, async (request, reply) => reply.send(await fn(request as T)));
 
-  app.get('/v1/status', { schema: { summary: 'This node: id, name, cluster id, role, term, leader, indexes', tags: ['admin'], response: { 200: statusSchema } } }, async () =>
-    node.status(),
-  );
+  app.get('/v1/status', { schema: { summary: 'This node: id, name, cluster id, role, term, leader, indexes', tags: ['admin'], response: { 200: statusSchema } } }, async () => {
+    await node.settled(); // a client that wrote, then reads the status, sees its write's revision
+    return node.status();
+  });
 
   app.get(
     '/v1/members',
@@ -30,7 +31,10 @@ export async function adminRoutes(app: FastifyInstance, opts: { node: NodeApi; l
         response: { 200: { type: 'object', properties: { leaderId: { type: 'string' }, members: { type: 'array', items: memberSchema } } } },
       },
     },
-    async () => ({ leaderId: node.status().leaderId, members: node.members() }),
+    async () => {
+      await node.settled();
+      return { leaderId: node.status().leaderId, members: node.members() };
+    },
   );
 
   app.post(
