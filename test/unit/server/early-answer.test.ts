@@ -15,20 +15,11 @@ import type { WatchEvent } from '../../../node/src/server/node-api.js';
 import { RaftLogStore, openIdentity, randomId64 } from '../../../node/src/storage/index.js';
 import { PeerTransportAdapter } from '../../../node/src/transport-adapter.js';
 import { holdStateWrites, type HeldWrites } from '../kv/fixtures/held-writes.js';
+import { until } from './until.js';
 
 const quiet = createLogger('silent');
 const enc = (s: string): Uint8Array => new TextEncoder().encode(s);
 const dec = (b: Uint8Array | undefined): string | undefined => (b ? new TextDecoder().decode(b) : undefined);
-
-async function until<T>(fn: () => T | undefined | false, what: string, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = fn();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 const cleanup: (() => Promise<void>)[] = [];
 afterEach(async () => {

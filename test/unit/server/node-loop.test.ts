@@ -15,18 +15,9 @@ import type { StateMachine } from '../../../node/src/node-ports.js';
 import { KuorumNode } from '../../../node/src/node.js';
 import { RaftLogStore, openIdentity, randomId64 } from '../../../node/src/storage/index.js';
 import { PeerTransportAdapter } from '../../../node/src/transport-adapter.js';
+import { until } from './until.js';
 
 const quiet = createLogger('silent');
-
-async function until<T>(fn: () => T | undefined | false, what: string, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = fn();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 interface Held {
   kv: StateMachine;

@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../../node/src/config.js';
 import { createLogger } from '../../../node/src/logger.js';
 import { startNode, type RunningNode } from '../../../node/src/start-node.js';
+import { until } from './until.js';
 
 const quiet = createLogger('silent');
 let root: string;
@@ -17,16 +18,6 @@ async function start(name: string, dir: string, bootstrap: boolean): Promise<Run
     {},
   )!;
   return startNode(cfg, quiet, { processMetrics: false, onFatal: (err) => { throw err; } });
-}
-
-async function until<T>(fn: () => T | undefined | false, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = fn();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 20));
-  }
 }
 
 beforeAll(async () => {

@@ -13,6 +13,7 @@ import { createLogger } from '../../../node/src/logger.js';
 import { FORWARDED_HEADER } from '../../../node/src/server/forwarding.js';
 import { startNode, type RunningNode } from '../../../node/src/start-node.js';
 import { REMOVAL_MARK_FILE } from '../../../node/src/storage/index.js';
+import { until } from './until.js';
 
 const quiet = createLogger('silent');
 const ELECTION_MS = 300;
@@ -24,16 +25,6 @@ async function start(dir: string, bootstrap: boolean): Promise<RunningNode> {
     {},
   )!;
   return startNode(cfg, quiet, { processMetrics: false, onFatal: (err) => { throw err; } });
-}
-
-async function until<T>(fn: () => T | undefined | false, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = fn();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 20));
-  }
 }
 
 beforeAll(async () => {
