@@ -8,16 +8,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { KvStoreAdapter, openStateMachine } from '../../../node/src/kv-adapter.js';
-import { createLogger } from '../../../node/src/logger.js';
-import { NodeMetrics } from '../../../node/src/metrics.js';
-import { KuorumNode } from '../../../node/src/node.js';
+import type { KuorumNode } from '../../../node/src/node.js';
 import type { WatchEvent } from '../../../node/src/server/node-api.js';
-import { RaftLogStore, openIdentity, randomId64 } from '../../../node/src/storage/index.js';
-import { PeerTransportAdapter } from '../../../node/src/transport-adapter.js';
+import { RaftLogStore, openIdentity } from '../../../node/src/storage/index.js';
 import { holdStateWrites, type HeldWrites } from '../kv/fixtures/held-writes.js';
+import { newLoopNode } from './loop-node.js';
 import { until } from './until.js';
 
-const quiet = createLogger('silent');
 const enc = (s: string): Uint8Array => new TextEncoder().encode(s);
 const dec = (b: Uint8Array | undefined): string | undefined => (b ? new TextDecoder().decode(b) : undefined);
 
@@ -34,26 +31,15 @@ async function startNode(): Promise<{ node: KuorumNode; writes: HeldWrites; fata
   const kv = (await openStateMachine(dir, 100)) as KvStoreAdapter;
   const writes = holdStateWrites(kv.store);
   let fatal: Error | undefined;
-  const transport = new PeerTransportAdapter({ selfId: identity.memberId, clusterId: '', logger: quiet }, '127.0.0.1:0');
-  const node = new KuorumNode(
-    { name: 'n1', advertisePeer: '127.0.0.1:1', tickMs: 10, electionTick: 10, heartbeatTick: 1, electionTimeoutMs: 100, snapshotThreshold: 100_000, snapshotCatchupEntries: 0, proposalTimeoutMs: 3000, promoteMaxLag: 1000 },
-    {
-      memberId: identity.memberId,
-      clusterId: null,
-      store,
-      kv,
-      transport,
-      metrics: new NodeMetrics({ processMetrics: false }),
-      log: quiet,
-      recordClusterId: async () => undefined,
-      removed: false,
-      recordRemoved: async () => undefined,
-      newClusterId: randomId64,
-      onFatal: (err) => {
-        fatal = err;
-      },
+  const node = newLoopNode({
+    memberId: identity.memberId,
+    store,
+    kv,
+    snapshotThreshold: 100_000,
+    onFatal: (err) => {
+      fatal = err;
     },
-  );
+  });
   await node.start();
   cleanup.push(async () => {
     writes.release();

@@ -9,15 +9,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { openStateMachine } from '../../../node/src/kv-adapter.js';
-import { createLogger } from '../../../node/src/logger.js';
-import { NodeMetrics } from '../../../node/src/metrics.js';
 import type { StateMachine } from '../../../node/src/node-ports.js';
-import { KuorumNode } from '../../../node/src/node.js';
-import { RaftLogStore, openIdentity, randomId64 } from '../../../node/src/storage/index.js';
-import { PeerTransportAdapter } from '../../../node/src/transport-adapter.js';
+import type { KuorumNode } from '../../../node/src/node.js';
+import { RaftLogStore, openIdentity } from '../../../node/src/storage/index.js';
+import { newLoopNode } from './loop-node.js';
 import { until } from './until.js';
 
-const quiet = createLogger('silent');
 
 interface Held {
   kv: StateMachine;
@@ -79,26 +76,15 @@ async function startHeldNode(wrapStore: (s: RaftLogStore) => RaftLogStore = (s) 
   const { identity } = await openIdentity(dir, { name: 'n1' });
   const store = await RaftLogStore.open(dir);
   const held = holdSnapshots(await openStateMachine(dir, 100));
-  const transport = new PeerTransportAdapter({ selfId: identity.memberId, clusterId: '', logger: quiet }, '127.0.0.1:0');
-  const node = new KuorumNode(
-    { name: 'n1', advertisePeer: '127.0.0.1:1', tickMs: 10, electionTick: 10, heartbeatTick: 1, electionTimeoutMs: 100, snapshotThreshold: 1, snapshotCatchupEntries: 0, proposalTimeoutMs: 3000, promoteMaxLag: 1000 },
-    {
-      memberId: identity.memberId,
-      clusterId: null,
-      store: wrapStore(store),
-      kv: held.kv,
-      transport,
-      metrics: new NodeMetrics({ processMetrics: false }),
-      log: quiet,
-      recordClusterId: async () => undefined,
-      removed: false,
-      recordRemoved: async () => undefined,
-      newClusterId: randomId64,
-      onFatal: (err) => {
-        throw err;
-      },
+  const node = newLoopNode({
+    memberId: identity.memberId,
+    store: wrapStore(store),
+    kv: held.kv,
+    snapshotThreshold: 1,
+    onFatal: (err) => {
+      throw err;
     },
-  );
+  });
   await node.start();
   cleanup.push(async () => {
     held.release();
