@@ -118,7 +118,6 @@ export class KuorumNode implements NodeApi {
     this.snapshots = new SnapshotScheduler({ ...parts, settings, isMember });
     this.forwarding = new LeaderForwarding({ ...parts, leader: () => this.lastStatus.leader, requireMember });
     this.proposals = new Waiters<string, WriteOutcome>(() => this.metrics.proposalsFailed.inc({ reason: 'timeout' }));
-    this.lastSnapshotIndex = this.store.storage.snapshot().metadata.index;
     this.reads = new ReadBatcher({
       ask: (ctx) => this.enqueue(() => this.raw.readIndex(ctx)),
       retryMs: Math.max(50, Math.floor(settings.electionTimeoutMs / 3)),
@@ -139,24 +138,6 @@ export class KuorumNode implements NodeApi {
   }
   private get lingering(): Map<NodeId, string> {
     return this.removedMembers.lingering;
-  }
-  private get lastSnapshotIndex(): number {
-    return this.snapshots.lastIndex;
-  }
-  private set lastSnapshotIndex(index: number) {
-    this.snapshots.lastIndex = index;
-  }
-  private get lastSnapshotBytes(): number {
-    return this.snapshots.lastBytes;
-  }
-  private set lastSnapshotBytes(bytes: number) {
-    this.snapshots.lastBytes = bytes;
-  }
-  private get appliedBytesSinceSnapshot(): number {
-    return this.snapshots.appliedBytesSince;
-  }
-  private set appliedBytesSinceSnapshot(bytes: number) {
-    this.snapshots.appliedBytesSince = bytes;
   }
 
   private newRawNode(): RawNode {
@@ -194,7 +175,7 @@ export class KuorumNode implements NodeApi {
     this.transport.onConnectionLost((id) => this.enqueue(() => this.suspectLeader(id)));
     this.transport.onSnapshotStatus((id, ok) => this.enqueue(() => this.raw.reportSnapshot(id, ok)));
     this.metrics.peerErrorSource = () => this.transport.peerErrorCounts();
-    this.metrics.loopSource = () => loopGauges(this.lastStatus, this.id, { appliedIndex: this.kv.appliedIndex(), snapshotIndex: this.lastSnapshotIndex, proposalsPending: this.proposals.size });
+    this.metrics.loopSource = () => loopGauges(this.lastStatus, this.id, { appliedIndex: this.kv.appliedIndex(), snapshotIndex: this.snapshots.lastIndex, proposalsPending: this.proposals.size });
     this.transport.onClusterId((id) => void this.formation.learnClusterId(id));
     this.transport.setForwardHandler((req) => this.forwarding.serve(req));
     if (this.clusterId) this.transport.setClusterId(this.clusterId);
@@ -209,7 +190,7 @@ export class KuorumNode implements NodeApi {
     const others = this.kv.members().some((m) => m.id !== this.id);
     if (!others && this.store.storage.lastIndex() <= this.kv.appliedIndex()) this.enqueue(() => this.campaignIfSoleVoter());
     this.loopDone = this.loop();
-    this.log.info('node started', { id: this.id, clusterId: this.clusterId, member: this.isMember(), removed: this.removedNotice, snapshotIndex: this.lastSnapshotIndex });
+    this.log.info('node started', { id: this.id, clusterId: this.clusterId, member: this.isMember(), removed: this.removedNotice, snapshotIndex: this.snapshots.lastIndex });
   }
 
   /** A leader hands leadership to the most caught-up voter (bounded wait); others do nothing. */
@@ -362,9 +343,7 @@ export class KuorumNode implements NodeApi {
     }
     if (rd.snapshot && rd.snapshot.metadata.index > this.kv.appliedIndex()) {
       await this.kv.restore(rd.snapshot.data, rd.snapshot.metadata.index);
-      this.lastSnapshotIndex = rd.snapshot.metadata.index;
-      this.lastSnapshotBytes = rd.snapshot.data.length;
-      this.appliedBytesSinceSnapshot = 0;
+      this.snapshots.installed(rd.snapshot.metadata.index, rd.snapshot.data.length);
       this.updatePeers();
       this.log.info('installed a snapshot from the leader', { index: rd.snapshot.metadata.index });
     }
@@ -433,7 +412,7 @@ export class KuorumNode implements NodeApi {
       }
       if (entry.index > handedOut) {
         items.push(item);
-        this.appliedBytesSinceSnapshot += entry.data.length;
+        this.snapshots.countApplied(entry.data.length);
       }
     }
     if (items.length > 0) this.dispatchedIndex = items[items.length - 1]!.entry.index;
@@ -570,7 +549,7 @@ export class KuorumNode implements NodeApi {
       commit: st.commit,
       applied: this.kv.appliedIndex(),
       lastIndex: st.lastIndex,
-      snapshotIndex: this.lastSnapshotIndex,
+      snapshotIndex: this.snapshots.lastIndex,
       configIndex: this.configIndex,
       revision: this.kv.revision(),
       member: this.isMember() && !this.wasRemoved(),

@@ -12,15 +12,29 @@ export interface SnapshotSchedulerDeps extends Pick<NodeParts, 'kv' | 'store' | 
 }
 
 export class SnapshotScheduler {
-  /** The index of the last snapshot taken or installed. */
-  lastIndex = 0;
+  /** The index of the last snapshot taken or installed (at start: the one the log holds). */
+  lastIndex: number;
   /** The size of that snapshot's data. */
-  lastBytes = 0;
+  private lastBytes = 0;
   /** Entry data handed to the state machine since that snapshot, in bytes. */
-  appliedBytesSince = 0;
+  private appliedBytesSince = 0;
   private snapshotting: Promise<void> | null = null;
 
-  constructor(private readonly deps: SnapshotSchedulerDeps) {}
+  constructor(private readonly deps: SnapshotSchedulerDeps) {
+    this.lastIndex = deps.store.storage.snapshot().metadata.index;
+  }
+
+  /** A snapshot from the leader replaced the state. */
+  installed(index: number, bytes: number): void {
+    this.lastIndex = index;
+    this.lastBytes = bytes;
+    this.appliedBytesSince = 0;
+  }
+
+  /** Entry data handed to the state machine. */
+  countApplied(bytes: number): void {
+    this.appliedBytesSince += bytes;
+  }
 
   /** Resolves when no snapshot is being taken (a failed one was logged). */
   async idle(): Promise<void> {
