@@ -273,6 +273,10 @@ export class KuorumNode implements NodeApi {
         await new Promise<void>((resolve) => (this.wake = resolve));
         continue;
       }
+      // The rest of this event-loop round runs first: requests and peer messages that arrived
+      // together join one Ready (one fsync, one append per follower) instead of the first of them
+      // getting a Ready of its own and the others waiting for its save.
+      await new Promise<void>((resolve) => setImmediate(resolve));
       try {
         if (this.applyFailure) throw this.applyFailure;
         await this.iteration();

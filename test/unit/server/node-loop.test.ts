@@ -70,6 +70,17 @@ function holdCommitSaves(store: RaftLogStore): { store: RaftLogStore; hold(): vo
   return { store: wrapped, hold: () => (holding = true), held: () => held, release };
 }
 
+/** The real log store, recording how many entries each save wrote. */
+function countEntrySaves(store: RaftLogStore): { store: RaftLogStore; sizes: number[] } {
+  const sizes: number[] = [];
+  const wrapped = Object.create(store) as RaftLogStore;
+  wrapped.save = async (update, opts) => {
+    if ((update.entries ?? []).length > 0) sizes.push(update.entries!.length);
+    return store.save(update, opts);
+  };
+  return { store: wrapped, sizes };
+}
+
 async function startHeldNode(wrapStore: (s: RaftLogStore) => RaftLogStore = (s) => s): Promise<{ node: KuorumNode; held: Held }> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'kuorum-nodesnap-'));
   cleanup.push(() => rm(dir, { recursive: true, force: true }));
@@ -156,5 +167,21 @@ describe('the Ready loop applies what is already durable', () => {
     expect(saves.held()).toBeGreaterThan(0);
     saves.release();
     expect(new TextDecoder().decode((await node.get('k', 'linearizable'))?.value)).toBe('v');
+  });
+});
+
+describe('the Ready loop batches what arrives in one event-loop round', () => {
+  it('puts one Ready (one save) around writes that came in separate callbacks of the same round', async () => {
+    let saves!: ReturnType<typeof countEntrySaves>;
+    const { node } = await startHeldNode((s) => (saves = countEntrySaves(s)).store);
+    await until(() => node.isLeader(), 'leadership');
+    await node.put('warm', new TextEncoder().encode('up'), {});
+    saves.sizes.length = 0;
+    // Like requests and peer messages read from several sockets in one poll: each its own callback.
+    const writes = await Promise.all(
+      [1, 2, 3, 4, 5].map((i) => new Promise<Promise<{ revision: number }>>((resolve) => setImmediate(() => resolve(node.put(`k${i}`, new TextEncoder().encode(`v${i}`), {}))))),
+    );
+    await Promise.all(writes);
+    expect(saves.sizes).toEqual([5]);
   });
 });
