@@ -120,7 +120,8 @@ export class RaftLogStore {
    * Records a snapshot of the applied state at `index` (the data goes to a checksummed file,
    * the metadata to LevelDB, fsynced). Does not drop entries: call compact() for that.
    * The file is written before the call joins the write queue, so saves are not held up while a
-   * large snapshot goes to disk; only recording it runs in order with them.
+   * large snapshot goes to disk; only recording it runs in order with them. Each part of `data`
+   * is written before the next is asked for (the caller may free it then).
    */
   async createSnapshot(index: number, confState: ConfState, data: SnapshotData): Promise<Snapshot> {
     this.checkSnapshotIndex(index);
