@@ -23,6 +23,8 @@ export interface NodeConfig {
   shutdownTimeoutMs: number;
   /** Revisions of change history kept for watches. */
   watchHistory: number;
+  /** Memory for the metadata of recently written keys (see DEFAULT_KEY_CACHE_BYTES). */
+  keyCacheBytes: number;
   logLevel: LogLevel;
 }
 
@@ -59,6 +61,7 @@ const FLAGS: Record<string, FlagSpec> = {
   'max-key-bytes': { type: 'string', default: '1024', help: 'largest key, in bytes' },
   'max-value-bytes': { type: 'string', default: '1048576', help: 'largest value, in bytes' },
   'watch-history': { type: 'string', default: '10000', help: 'revisions of change history kept for watches (older fromRevision → 410)' },
+  'key-cache-bytes': { type: 'string', default: '4194304', help: 'memory for the metadata of recently written keys, so their writes need not read LevelDB (0: none)' },
   'proposal-timeout': { type: 'string', default: '5000', help: 'ms a write waits to commit before a 503' },
   'shutdown-timeout': { type: 'string', default: '5000', help: 'ms a leader waits to hand over leadership on SIGTERM' },
   'log-level': { type: 'string', default: 'info', help: `one of ${LOG_LEVELS.join(', ')}` },
@@ -156,6 +159,7 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): NodeConfig 
     proposalTimeoutMs: int('proposal-timeout', 1, 600_000),
     shutdownTimeoutMs: int('shutdown-timeout', 0, 600_000),
     watchHistory: int('watch-history', 1),
+    keyCacheBytes: int('key-cache-bytes', 0),
     logLevel: logLevel as LogLevel,
   };
 }

@@ -1,12 +1,12 @@
 /** Binds node.ts's StateMachine port to the KV state machine (node/src/kv). */
 import { GoneError } from './errors.js';
-import { CompactedRevisionError, KvStore, encodeCommand, type ApplyResult } from './kv/index.js';
+import { CompactedRevisionError, KvStore, encodeCommand, type ApplyResult, type KvStoreOptions } from './kv/index.js';
 import { SnapshotEncoder } from './kv/snapshot-codec.js';
 import type { AppliedResult, ApplyItem, CapturedState, MemberRecord, StateMachine, WriteOutcome } from './node-ports.js';
 import type { KvList, KvRecord, WatchEvent, WatchHandle, WriteCondition } from './server/node-api.js';
 
-export async function openStateMachine(dataDir: string, historyWindow: number): Promise<StateMachine> {
-  return new KvStoreAdapter(await KvStore.open(dataDir, { historyWindow }));
+export async function openStateMachine(dataDir: string, opts: KvStoreOptions): Promise<StateMachine> {
+  return new KvStoreAdapter(await KvStore.open(dataDir, opts));
 }
 
 export class KvStoreAdapter implements StateMachine {

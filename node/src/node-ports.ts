@@ -36,7 +36,11 @@ export interface AppliedResult {
 export interface CapturedState {
   index: number;
   confState: ConfState;
-  /** The encoded state in parts of about 1 MiB, made as they are read (written to the snapshot file one after another). */
+  /**
+   * The encoded state in parts of about 1 MiB, made as they are read (written to the snapshot
+   * file one after another). Each part's ArrayBuffer is handed over with it: the state machine
+   * neither keeps nor shares it, and the consumer frees it once written.
+   */
   parts: AsyncIterable<Uint8Array>;
 }
 

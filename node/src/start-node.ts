@@ -31,7 +31,7 @@ export async function startNode(cfg: NodeConfig, log: JsonLogger, opts: StartOpt
   const store = await RaftLogStore.open(cfg.dataDir);
   let kv;
   try {
-    kv = await openStateMachine(cfg.dataDir, cfg.watchHistory);
+    kv = await openStateMachine(cfg.dataDir, { historyWindow: cfg.watchHistory, keyCacheBytes: cfg.keyCacheBytes });
   } catch (err) {
     await store.close();
     throw err;

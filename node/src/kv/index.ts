@@ -13,7 +13,7 @@
 export { decodeCommand, encodeCommand, type Command, type DeleteCommand, type NoopCommand, type PutCommand } from './command.js';
 export { CompactedRevisionError, InvalidCommandError, KeyNotFoundError, PreconditionFailedError, StateStoreError } from './errors.js';
 export type { ApplyResult, CommittedEntry } from './apply-plan.js';
-export { DEFAULT_KEY_CACHE_SIZE } from './key-cache.js';
+export { DEFAULT_KEY_CACHE_BYTES } from './key-cache.js';
 export { DEFAULT_HISTORY_WINDOW, KvStore, type KeyValue, type KvStoreOptions, type ListResult, type PlannedApply } from './kv-store.js';
 export { applyMemberChange, encodeMemberContext, parseMemberContext, type Member, type MemberContext, type MemberRole } from './members.js';
 export { resultError } from './result-error.js';

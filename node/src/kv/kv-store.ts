@@ -5,7 +5,7 @@ import { startBatch, writeBatch, type BytesDb } from '../level-batch.js';
 import type { ConfState, NodeId } from '../raft/index.js';
 import { decodeBatch, planApply, type ApplyResult, type CommittedEntry } from './apply-plan.js';
 import { CompactedRevisionError, StateStoreError } from './errors.js';
-import { DEFAULT_KEY_CACHE_SIZE, KeyMetaCache } from './key-cache.js';
+import { DEFAULT_KEY_CACHE_BYTES, KeyMetaCache } from './key-cache.js';
 import { decodeConfState, decodeMembers, encodeConfState, encodeMembers, type Member } from './members.js';
 import {
   CONF_STATE_KEY,
@@ -39,8 +39,8 @@ export const DEFAULT_HISTORY_WINDOW = 10_000;
 export interface KvStoreOptions {
   /** How many revisions of change history to keep for watches (default 10,000). */
   historyWindow?: number;
-  /** How many recently written keys keep their metadata in memory, so a put need not read LevelDB (default 262,144, about 100 bytes a key, like etcd's in-memory key index; 0: none). */
-  keyCacheSize?: number;
+  /** The memory, in bytes, the metadata of recently written keys may take, so a put of such a key need not read LevelDB (default DEFAULT_KEY_CACHE_BYTES, 4 MiB; about 170 bytes a short key; 0: none). */
+  keyCacheBytes?: number;
 }
 
 /** An apply whose batch is planned and handed to LevelDB (see KvStore.applyPlanned). */
@@ -113,7 +113,7 @@ export class KvStore {
   static async open(dataDir: string, opts: KvStoreOptions = {}): Promise<KvStore> {
     const historyWindow = opts.historyWindow ?? DEFAULT_HISTORY_WINDOW;
     if (!Number.isSafeInteger(historyWindow) || historyWindow < 1) throw new RangeError(`historyWindow must be a positive integer, got ${historyWindow}`);
-    const keyCache = new KeyMetaCache(opts.keyCacheSize ?? DEFAULT_KEY_CACHE_SIZE);
+    const keyCache = new KeyMetaCache(opts.keyCacheBytes ?? DEFAULT_KEY_CACHE_BYTES);
     const path = join(dataDir, 'state');
     await mkdir(dataDir, { recursive: true });
     const db = new ClassicLevel<Buffer, Buffer>(path, { keyEncoding: 'buffer', valueEncoding: 'buffer' });

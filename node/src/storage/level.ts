@@ -10,12 +10,18 @@ function codeOf(err: unknown): string | undefined {
   return typeof e?.code === 'string' ? e.code : undefined;
 }
 
+/** LevelDB tuning of one database; unset: LevelDB's default. */
+export interface LevelTuning {
+  /** Bytes a memtable takes before it is written out as a table (default 4 MiB; one more may be in memory while it is written). */
+  writeBufferSize?: number;
+}
+
 /**
  * Opens (creating if needed) a LevelDB with byte keys and values, turning LevelDB's open
  * failures into a DataDirError that says what is wrong with which path.
  */
-export async function openBytesLevel(path: string, what: string): Promise<BytesLevel> {
-  const db = new ClassicLevel<Buffer, Buffer>(path, { keyEncoding: 'buffer', valueEncoding: 'buffer' });
+export async function openBytesLevel(path: string, what: string, tuning: LevelTuning = {}): Promise<BytesLevel> {
+  const db = new ClassicLevel<Buffer, Buffer>(path, { keyEncoding: 'buffer', valueEncoding: 'buffer', ...tuning });
   try {
     await db.open({ createIfMissing: true });
   } catch (err) {

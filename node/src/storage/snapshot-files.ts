@@ -37,7 +37,7 @@ export type SnapshotData = Uint8Array | Iterable<Uint8Array> | AsyncIterable<Uin
 /**
  * Writes the snapshot data durably (tmp + fsync + rename + dir fsync) and returns its reference.
  * Parts (e.g. ~1 MiB each, as the state machine encodes them) are written as they come and not
- * kept. The header's length and checksum come first in the file but are known only at the end:
+ * kept: a part is done with before the next is asked for (the caller may free it then). The header's length and checksum come first in the file but are known only at the end:
  * it is written last, the checksum read back from the file (from the page cache).
  */
 export async function writeSnapshotFile(snapDir: string, index: number, term: number, data: SnapshotData): Promise<SnapshotFileRef> {

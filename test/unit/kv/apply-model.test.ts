@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { KvStore, type ApplyResult } from '../../../node/src/kv/index.js';
+import { keyEntryBytes } from '../../../node/src/kv/key-cache.js';
 import { useTempDirs } from '../storage/temp-dir.js';
 import { EntryBuilder, text } from './kv-fixtures.js';
 
@@ -58,8 +59,8 @@ describe('KvStore apply against a model', () => {
     let run = 0;
     await fc.assert(
       // The key cache from none to larger than the key set: apply must not depend on it.
-      fc.asyncProperty(fc.array(op, { maxLength: 30 }), fc.array(fc.integer({ min: 1, max: 8 }), { minLength: 1, maxLength: 30 }), fc.constantFrom(0, 1, 2, 16), async (ops, sizes, keyCacheSize) => {
-        const kv = await KvStore.open(`${dir}/${run++}`, { keyCacheSize });
+      fc.asyncProperty(fc.array(op, { maxLength: 30 }), fc.array(fc.integer({ min: 1, max: 8 }), { minLength: 1, maxLength: 30 }), fc.constantFrom(0, 1, 2, 16), async (ops, sizes, cachedKeys) => {
+        const kv = await KvStore.open(`${dir}/${run++}`, { keyCacheBytes: cachedKeys * keyEntryBytes('k0') });
         try {
           const b = new EntryBuilder();
           const entries = ops.map((o) => (o.op === 'noop' ? b.noop() : o.op === 'put' ? b.put(o.key, o.value, o) : b.del(o.key, o)));

@@ -11,14 +11,15 @@ describe('node configuration', () => {
       listenHttp: { host: '0.0.0.0', port: 8080 },
       advertisePeer: '127.0.0.1:7000',
       bootstrap: false,
+      keyCacheBytes: 4 * 1024 * 1024,
       logLevel: 'info',
     });
   });
 
   it('reads every flag from KUORUM_<FLAG>, flags winning over the environment', () => {
-    const env = { KUORUM_NAME: 'envname', KUORUM_DATA_DIR: '/env', KUORUM_ADVERTISE_PEER: 'pod-0.peers:7000', KUORUM_BOOTSTRAP: 'true', KUORUM_ELECTION_TIMEOUT: '2000', KUORUM_SNAPSHOT_THRESHOLD: '7' };
+    const env = { KUORUM_NAME: 'envname', KUORUM_DATA_DIR: '/env', KUORUM_ADVERTISE_PEER: 'pod-0.peers:7000', KUORUM_BOOTSTRAP: 'true', KUORUM_ELECTION_TIMEOUT: '2000', KUORUM_SNAPSHOT_THRESHOLD: '7', KUORUM_KEY_CACHE_BYTES: '0' };
     const c = parseConfig(['--name=flag'], env)!;
-    expect(c).toMatchObject({ name: 'flag', dataDir: '/env', advertisePeer: 'pod-0.peers:7000', bootstrap: true, electionTimeoutMs: 2000, snapshotThreshold: 7 });
+    expect(c).toMatchObject({ name: 'flag', dataDir: '/env', advertisePeer: 'pod-0.peers:7000', bootstrap: true, electionTimeoutMs: 2000, snapshotThreshold: 7, keyCacheBytes: 0 });
     expect(envName('listen-http')).toBe('KUORUM_LISTEN_HTTP');
   });
 
@@ -30,6 +31,7 @@ describe('node configuration', () => {
       [['--name=n', '--data-dir=/d', '--listen-peer=h:99999'], {}, /at most 65535/],
       [['--name=n', '--data-dir=/d', '--election-timeout=100', '--heartbeat-interval=100'], {}, /at least 3 times/],
       [['--name=n', '--data-dir=/d', '--log-level=loud'], {}, /--log-level must be one of/],
+      [['--name=n', '--data-dir=/d', '--key-cache-bytes=4M'], {}, /--key-cache-bytes must be a whole number/],
       [['--name=n', '--data-dir=/d'], { KUORUM_BOOTSTRAP: 'maybe' }, /KUORUM_BOOTSTRAP must be true or false/],
       [['--name=n', '--data-dir=/d', '--what'], {}, /Unknown option/],
     ];

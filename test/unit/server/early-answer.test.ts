@@ -28,7 +28,7 @@ async function startNode(): Promise<{ node: KuorumNode; writes: HeldWrites; fata
   cleanup.push(() => rm(dir, { recursive: true, force: true }));
   const { identity } = await openIdentity(dir, { name: 'n1' });
   const store = await RaftLogStore.open(dir);
-  const kv = (await openStateMachine(dir, 100)) as KvStoreAdapter;
+  const kv = (await openStateMachine(dir, { historyWindow: 100 })) as KvStoreAdapter;
   const writes = holdStateWrites(kv.store);
   let fatal: Error | undefined;
   const node = newLoopNode({

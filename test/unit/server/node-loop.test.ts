@@ -86,7 +86,7 @@ async function startHeldNode(wrapStore: (s: RaftLogStore) => RaftLogStore = (s) 
   cleanup.push(() => rm(dir, { recursive: true, force: true }));
   const { identity } = await openIdentity(dir, { name: 'n1' });
   const store = await RaftLogStore.open(dir);
-  const held = holdSnapshots(await openStateMachine(dir, 100));
+  const held = holdSnapshots(await openStateMachine(dir, { historyWindow: 100 }));
   const node = newLoopNode({
     memberId: identity.memberId,
     store: wrapStore(store),
