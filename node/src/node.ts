@@ -277,6 +277,7 @@ export class KuorumNode implements NodeApi {
       // together join one Ready (one fsync, one append per follower) instead of the first of them
       // getting a Ready of its own and the others waiting for its save.
       await new Promise<void>((resolve) => setImmediate(resolve));
+      if (!this.running) break; // stopped meanwhile
       try {
         if (this.applyFailure) throw this.applyFailure;
         await this.iteration();
