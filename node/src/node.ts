@@ -49,10 +49,11 @@ interface PendingRead {
 
 /**
  * Event-loop rounds the Ready loop lets pass before each iteration, so that what arrives in them
- * joins one Ready. A/B at put ×64 (alternating pairs): one round +15–22% throughput over none,
- * two rounds +8% (median of 4 pairs) over one; put ×1 p50 unchanged.
+ * joins one Ready. A/B at put ×64 (alternating pairs): one round +15–22% throughput over none;
+ * two rounds measured +8% more (median of 4 pairs) but made a race in the cluster tier's
+ * removed-member test fail twice in CI, so one until that race is closed.
  */
-const BATCHING_ROUNDS = 2;
+const BATCHING_ROUNDS = 1;
 /** Readys whose entries may wait for the state machine before the loop waits for it. */
 const MAX_APPLY_BACKLOG = 4;
 
@@ -279,8 +280,8 @@ export class KuorumNode implements NodeApi {
         await new Promise<void>((resolve) => (this.wake = resolve));
         continue;
       }
-      // The rest of this event-loop round, and of the next, run first: requests and peer messages
-      // that arrive together join one Ready (one fsync, one append per follower) instead of the
+      // The rest of this event-loop round runs first: requests and peer messages that arrive
+      // together join one Ready (one fsync, one append per follower) instead of the
       // first of them getting a Ready of its own and the others waiting for its save.
       for (let round = 0; round < BATCHING_ROUNDS; round++) await new Promise<void>((resolve) => setImmediate(resolve));
       if (!this.running) break; // stopped meanwhile

@@ -185,17 +185,4 @@ describe('the Ready loop batches what arrives in one event-loop round', () => {
     expect(saves.sizes).toEqual([5]);
   });
 
-  it('also takes in what arrives in the next round', async () => {
-    let saves!: ReturnType<typeof countEntrySaves>;
-    const { node } = await startHeldNode((s) => (saves = countEntrySaves(s)).store);
-    await until(() => node.isLeader(), 'leadership');
-    await node.put('warm', new TextEncoder().encode('up'), {});
-    saves.sizes.length = 0;
-    const put = (key: string): Promise<{ revision: number }> => node.put(key, new TextEncoder().encode(key), {});
-    // One write in this round, the next one in the round after it (a callback scheduled by a callback).
-    const later = new Promise<Promise<{ revision: number }>>((resolve) => setImmediate(() => setImmediate(() => resolve(put('second')))));
-    const first = put('first');
-    await Promise.all([first, await later]);
-    expect(saves.sizes).toEqual([2]);
-  });
 });
