@@ -36,6 +36,11 @@ export class NodeMetrics {
     labelNames: ['reason'],
     registers: [this.registry],
   });
+  readonly raftMessagesWithheld = new Counter({
+    name: 'kuorum_raft_messages_withheld_total',
+    help: 'Raft messages this node did not send because it knows it was removed from the cluster.',
+    registers: [this.registry],
+  });
   readonly proposalsPending = this.loopGauge('kuorum_proposals_pending', 'Proposals by this node waiting to be applied.', (v) => v.proposalsPending);
   readonly fsyncDuration = new Histogram({
     name: 'kuorum_fsync_duration_seconds',

@@ -337,9 +337,23 @@ export class KuorumNode implements NodeApi {
     }
   }
 
+  /**
+   * A member that knows it was removed still takes in the log (it may yet apply its own removal)
+   * but never answers: if its ID is added again, the leader sees it unmatched and keeps
+   * introducing it, which it refuses, instead of replicating to it as a member.
+   */
+  private sendRaft(msgs: Message[]): void {
+    if (msgs.length === 0) return;
+    if (this.removedNotice) {
+      this.metrics.raftMessagesWithheld.inc(msgs.length);
+      return;
+    }
+    this.transport.send(msgs);
+  }
+
   private async handleReady(raw: RawNode, rd: Ready): Promise<void> {
     if (rd.softState) this.onSoftState(rd.softState.leader);
-    if (rd.messages.length > 0) this.transport.send(rd.messages);
+    this.sendRaft(rd.messages);
 
     // Without new entries or a snapshot, everything committed is already in the durable log (an
     // earlier Ready's save finished): apply it now instead of after this Ready's save, which then
@@ -359,7 +373,7 @@ export class KuorumNode implements NodeApi {
       this.updatePeers();
       this.log.info('installed a snapshot from the leader', { index: rd.snapshot.metadata.index });
     }
-    if (rd.messagesAfterPersist.length > 0) this.transport.send(rd.messagesAfterPersist);
+    this.sendRaft(rd.messagesAfterPersist);
 
     if (!appliedEarly) await this.dispatchApply(raw, rd);
 

@@ -4,7 +4,7 @@
  */
 import { createLogger } from '../../../node/src/logger.js';
 import { NodeMetrics } from '../../../node/src/metrics.js';
-import type { StateMachine } from '../../../node/src/node-ports.js';
+import type { StateMachine, Transport } from '../../../node/src/node-ports.js';
 import { KuorumNode } from '../../../node/src/node.js';
 import { randomId64, type RaftLogStore } from '../../../node/src/storage/index.js';
 import { PeerTransportAdapter } from '../../../node/src/transport-adapter.js';
@@ -15,11 +15,15 @@ export interface LoopNodeParts {
   kv: StateMachine;
   snapshotThreshold: number;
   onFatal: (err: Error) => void;
+  /** Started as a member that knows it was removed (its data dir holds the mark). */
+  removed?: boolean;
+  /** Wraps the real transport, e.g. to watch what the node sends. */
+  wrapTransport?: (t: Transport) => Transport;
 }
 
-export function newLoopNode({ memberId, store, kv, snapshotThreshold, onFatal }: LoopNodeParts): KuorumNode {
+export function newLoopNode({ memberId, store, kv, snapshotThreshold, onFatal, removed = false, wrapTransport = (t) => t }: LoopNodeParts): KuorumNode {
   const quiet = createLogger('silent');
-  const transport = new PeerTransportAdapter({ selfId: memberId, clusterId: '', logger: quiet }, '127.0.0.1:0');
+  const transport = wrapTransport(new PeerTransportAdapter({ selfId: memberId, clusterId: '', logger: quiet }, '127.0.0.1:0'));
   return new KuorumNode(
     { name: 'n1', advertisePeer: '127.0.0.1:1', tickMs: 10, electionTick: 10, heartbeatTick: 1, electionTimeoutMs: 100, snapshotThreshold, snapshotCatchupEntries: 0, proposalTimeoutMs: 3000, promoteMaxLag: 1000 },
     {
@@ -31,7 +35,7 @@ export function newLoopNode({ memberId, store, kv, snapshotThreshold, onFatal }:
       metrics: new NodeMetrics({ processMetrics: false }),
       log: quiet,
       recordClusterId: async () => undefined,
-      removed: false,
+      removed,
       recordRemoved: async () => undefined,
       newClusterId: randomId64,
       onFatal,
