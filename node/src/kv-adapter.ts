@@ -3,6 +3,7 @@ import { GoneError } from './errors.js';
 import { CompactedRevisionError, KvStore, encodeCommand, type ApplyResult, type KvStoreOptions } from './kv/index.js';
 import { SnapshotEncoder } from './kv/snapshot-codec.js';
 import type { AppliedResult, ApplyItem, CapturedState, MemberRecord, StateMachine, WriteOutcome } from './node-ports.js';
+import type { ConfState } from './raft/index.js';
 import type { KvList, KvRecord, WatchEvent, WatchHandle, WriteCondition } from './server/node-api.js';
 
 export async function openStateMachine(dataDir: string, opts: KvStoreOptions): Promise<StateMachine> {
@@ -71,6 +72,10 @@ export class KvStoreAdapter implements StateMachine {
 
   captureSnapshot<T>(write: (state: CapturedState) => Promise<T>): Promise<T> {
     return this.store.streamSnapshot(write);
+  }
+
+  syncState(): Promise<{ index: number; confState: ConfState }> {
+    return this.store.syncState();
   }
 
   restore(data: Uint8Array, index: number): Promise<void> {

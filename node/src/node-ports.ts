@@ -37,9 +37,8 @@ export interface CapturedState {
   index: number;
   confState: ConfState;
   /**
-   * The encoded state in parts of about 1 MiB, made as they are read (written to the snapshot
-   * file one after another). Each part's ArrayBuffer is handed over with it: the state machine
-   * neither keeps nor shares it, and the consumer frees it once written.
+   * The encoded state in parts of about 1 MiB, made as they are read (sent one after another).
+   * Each part's ArrayBuffer is handed over with it: the state machine neither keeps nor shares it.
    */
   parts: AsyncIterable<Uint8Array>;
 }
@@ -65,11 +64,17 @@ export interface StateMachine {
   watch(prefix: string, fromRevision: number, onEvent: (e: WatchEvent) => void, onEnd?: (err: Error) => void): WatchHandle;
   snapshotData(): Promise<Uint8Array>;
   /**
-   * The state for a Raft snapshot with the index and ConfState it was taken at (applies already
-   * handed to apply() are included; later ones are not), handed to `write`; the state is held
-   * until `write` returns.
+   * The state as a Raft snapshot's data, with the index and ConfState it was taken at (applies
+   * already handed to apply() are included; later ones are not), handed to `write`; the state is
+   * held until `write` returns. What a leader streams to a follower that needs a snapshot.
    */
   captureSnapshot<T>(write: (state: CapturedState) => Promise<T>): Promise<T>;
+  /**
+   * Makes the applied state durable; returns the index and ConfState it covers (the applies
+   * already handed to apply() are included). The Raft log may then be compacted up to `index`.
+   */
+  syncState(): Promise<{ index: number; confState: ConfState }>;
+  /** Replaces the state with snapshot data taken at `index` or later. */
   restore(data: Uint8Array, index: number): Promise<void>;
   /** Snapshot data of an empty store whose only member is `self` (for bootstrap). */
   bootstrapData(self: MemberRecord): Promise<Uint8Array>;

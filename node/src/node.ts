@@ -369,7 +369,7 @@ export class KuorumNode implements NodeApi {
     }
     if (rd.snapshot && rd.snapshot.metadata.index > this.kv.appliedIndex()) {
       await this.kv.restore(rd.snapshot.data, rd.snapshot.metadata.index);
-      this.snapshots.installed(rd.snapshot.metadata.index, rd.snapshot.data.length);
+      this.snapshots.installed(rd.snapshot.metadata.index);
       this.updatePeers();
       this.log.info('installed a snapshot from the leader', { index: rd.snapshot.metadata.index });
     }
@@ -436,10 +436,7 @@ export class KuorumNode implements NodeApi {
           item = { entry: { ...entry, type: 'normal', data: new Uint8Array() } };
         }
       }
-      if (entry.index > handedOut) {
-        items.push(item);
-        this.snapshots.countApplied(entry.data.length);
-      }
+      if (entry.index > handedOut) items.push(item);
     }
     if (items.length > 0) this.dispatchedIndex = items[items.length - 1]!.entry.index;
     return items;

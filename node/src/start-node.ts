@@ -4,9 +4,11 @@ import { tickSettings, type NodeConfig } from './config.js';
 import { openStateMachine } from './kv-adapter.js';
 import type { JsonLogger } from './logger.js';
 import { NodeMetrics } from './metrics.js';
+import type { StateMachine } from './node-ports.js';
 import { KuorumNode } from './node.js';
 import { buildHttpServer } from './server/app.js';
-import { RaftLogStore, openIdentity, randomId64, readRemovalMark, recordClusterId, writeRemovalMark } from './storage/index.js';
+import { DataDirError, RaftLogStore, openIdentity, randomId64, readRemovalMark, recordClusterId, writeRemovalMark } from './storage/index.js';
+import { stateSnapshotSource } from './state-snapshot-source.js';
 import { PeerTransportAdapter } from './transport-adapter.js';
 
 export interface RunningNode {
@@ -36,11 +38,12 @@ export async function startNode(cfg: NodeConfig, log: JsonLogger, opts: StartOpt
     await store.close();
     throw err;
   }
-  const snap = store.storage.snapshot();
-  if (kv.appliedIndex() < snap.metadata.index) {
-    // The state machine's writes are not fsynced: after a crash it may be behind the snapshot.
-    log.info('restoring the state machine from the latest snapshot', { applied: kv.appliedIndex(), snapshotIndex: snap.metadata.index });
-    await kv.restore(await store.readSnapshotData(), snap.metadata.index);
+  try {
+    await catchUpWithSnapshot(store, kv, log);
+  } catch (err) {
+    await kv.close();
+    await store.close();
+    throw err;
   }
 
   const metrics = new NodeMetrics({ processMetrics: opts.processMetrics ?? true });
@@ -50,8 +53,8 @@ export async function startNode(cfg: NodeConfig, log: JsonLogger, opts: StartOpt
       clusterId: identity.clusterId ?? '',
       advertiseAddress: cfg.advertisePeer,
       logger: log.child({ component: 'transport' }),
-      // The Raft log keeps snapshot data on disk only: a lagging follower's snapshot is streamed from the file.
-      snapshotData: (meta) => store.openSnapshotData(meta),
+      // A lagging follower's snapshot is the state as of sending, encoded as it is streamed.
+      snapshotData: () => stateSnapshotSource(kv),
     },
     `${cfg.listenPeer.host}:${cfg.listenPeer.port}`,
   );
@@ -129,4 +132,21 @@ export async function startNode(cfg: NodeConfig, log: JsonLogger, opts: StartOpt
         await node.stop();
       })()),
   };
+}
+
+/**
+ * The state machine's writes are not fsynced, but taking a snapshot syncs them first: it is never
+ * behind the Raft log's snapshot, unless that snapshot came from the leader (its data is in the
+ * snapshot file, written before the state was replaced) or from a version that kept every
+ * snapshot's data in a file.
+ */
+async function catchUpWithSnapshot(store: RaftLogStore, kv: StateMachine, log: JsonLogger): Promise<void> {
+  const snap = store.storage.snapshot();
+  if (kv.appliedIndex() >= snap.metadata.index) return;
+  const data = await store.readSnapshotData();
+  if (data.length === 0) {
+    throw new DataDirError('state_behind_snapshot', store.snapDir, `the state machine is applied up to index ${kv.appliedIndex()}, behind the Raft log's snapshot at ${snap.metadata.index}, and that snapshot has no data of its own (it is the state machine's): the state dir was replaced or lost writes; empty the data dir and add this node as a new member`);
+  }
+  log.info('restoring the state machine from the latest snapshot', { applied: kv.appliedIndex(), snapshotIndex: snap.metadata.index });
+  await kv.restore(data, snap.metadata.index);
 }

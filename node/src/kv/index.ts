@@ -4,12 +4,13 @@
 //               confChange + confState); resolve the waiter of each result's requestId (resultError()
 //               gives the typed error), then await landed; reads that do not wait for appliedIndex
 //               await kv.settled() first (kv.apply(entries) answers only once landed)
-//   restart:    replay committed entries after kv.appliedIndex; if kv.appliedIndex is below the
-//               log's snapshot index, kv.restore(snapshot.data, snapshot.metadata.index) first
-//   snapshots:  kv.streamSnapshot(({ index, confState, parts }) => the log's
-//               createSnapshot(index, confState, parts), then compact(index - tail)); the parts
-//               are encoded as the file is written (captureSnapshot() collects them instead)
-//   received:   kv.restore(ready.snapshot.data, ready.snapshot.metadata.index)
+//   restart:    replay committed entries after kv.appliedIndex (a received snapshot's data in the
+//               log's snapshot file is restored first if kv.appliedIndex is below its index)
+//   snapshots:  { index, confState } = await kv.syncState(); the log's createSnapshot(index,
+//               confState, no data), then compact(index - tail): the state on disk is the snapshot
+//   sending:    kv.streamSnapshot(({ index, parts }) => stream the parts): the state as of sending
+//   received:   kv.restore(ready.snapshot.data, ready.snapshot.metadata.index); the data may be
+//               ahead of that index (the entries in between are then skipped as already applied)
 export { decodeCommand, encodeCommand, type Command, type DeleteCommand, type NoopCommand, type PutCommand } from './command.js';
 export { CompactedRevisionError, InvalidCommandError, KeyNotFoundError, PreconditionFailedError, StateStoreError } from './errors.js';
 export type { ApplyResult, CommittedEntry } from './apply-plan.js';

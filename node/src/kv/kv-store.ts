@@ -267,9 +267,25 @@ export class KvStore {
   }
 
   /**
-   * Replaces the whole state with a snapshot taken at Raft index `index`, atomically and
-   * durably. History before the snapshot's revision counts as compacted; running watchers end
-   * with a CompactedRevisionError (their clients must list again).
+   * Makes every landed apply durable (one synced LevelDB write: it flushes the write-ahead log
+   * that holds the earlier, unsynced ones) and returns the index and ConfState it covers. What
+   * the Raft log records as its snapshot: the state on disk is that snapshot, so the log can
+   * drop the entries up to `index` without the state being encoded anywhere.
+   */
+  syncState(): Promise<{ index: number; confState: ConfState }> {
+    return this.serialize(async () => {
+      const { progress, confState } = this;
+      await this.db.put(PROGRESS_KEY, encodeProgress(progress), { sync: true });
+      return { index: progress.applied, confState };
+    });
+  }
+
+  /**
+   * Replaces the whole state with a snapshot taken at Raft index `index` or later, atomically
+   * and durably: a leader sends its state as of sending, which may be ahead of the snapshot the
+   * Raft message names; the entries in between are then skipped as already applied. History
+   * before the snapshot's revision counts as compacted; running watchers end with a
+   * CompactedRevisionError (their clients must list again).
    */
   restore(data: Uint8Array, index: number): Promise<void> {
     return this.serialize(() => this.doRestore(data, index));
@@ -336,11 +352,11 @@ export class KvStore {
 
   private async doRestore(data: Uint8Array, index: number): Promise<void> {
     const snap = decodeSnapshot(data);
-    if (snap.applied !== index) throw new Error(`invalid state snapshot: it was taken at index ${snap.applied}, not at ${index}`);
-    if (index < this.progress.applied) throw new Error(`refusing to restore a snapshot at index ${index}: the state is already applied up to ${this.progress.applied}`);
+    if (snap.applied < index) throw new Error(`invalid state snapshot: it was taken at index ${snap.applied}, before ${index}`);
+    if (snap.applied < this.progress.applied) throw new Error(`refusing to restore a snapshot at index ${snap.applied}: the state is already applied up to ${this.progress.applied}`);
     this.keyCache.clear(); // every key is replaced (also if the write below fails: then the disk decides)
     const members = new Map(snap.members.map((m) => [m.id, m]));
-    const progress: Progress = { applied: index, revision: snap.revision, compactRevision: snap.revision };
+    const progress: Progress = { applied: snap.applied, revision: snap.revision, compactRevision: snap.revision };
     await writeBatch(
       this.db,
       async (batch) => {

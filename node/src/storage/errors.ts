@@ -7,6 +7,7 @@ export type DataDirErrorCode =
   | 'removal_mark_corrupt' // removed.json cannot be parsed or names another member or cluster
   | 'log_corrupt' // the Raft log LevelDB is damaged or inconsistent
   | 'snapshot_corrupt' // a snapshot file is missing, truncated or fails its checksum
+  | 'state_behind_snapshot' // the state machine is behind the Raft log's snapshot, whose data is that state
   | 'locked' // another running process holds the LevelDB lock
   | 'io'; // any other failure to read or write the data dir
 

@@ -1,7 +1,8 @@
 // Durable Raft state of one member, in its data dir:
 //   member.json   identity (openIdentity / recordClusterId): member ID, name, cluster ID
 //   raft/         LevelDB: hard state, entries, snapshot metadata (RaftLogStore)
-//   snap/         the current snapshot's data, checksummed
+//   snap/         the current snapshot's data, checksummed (empty when the state machine's own
+//                 LevelDB holds it; a snapshot received from the leader is kept whole)
 //   removed.json  present once the member knows it was removed (readRemovalMark / writeRemovalMark)
 // Wiring, per Ready: `await log.save({ hardState, entries, snapshot }, { sync: ready.mustSync })`
 // before sending messagesAfterPersist; the core reads `log.storage` (a MemoryStorage mirror).

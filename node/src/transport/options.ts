@@ -53,7 +53,8 @@ export interface PeerTransportOptions {
 
 /** Snapshot data read in chunks; `chunks` throws when the data turns out damaged (the transfer then fails). */
 export interface SnapshotDataSource {
-  readonly length: number;
+  /** In bytes; undefined when known only once every chunk was read (data encoded as it is sent). */
+  readonly length: number | undefined;
   chunks(chunkBytes: number): AsyncIterable<Uint8Array>;
   close(): Promise<void>;
 }

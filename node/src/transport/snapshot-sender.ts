@@ -1,8 +1,9 @@
 // Streams one 'snap' message to a peer: header (the message, snapshot data left out), the data
 // in chunks, then a trailer with the total length and SHA-256. Each chunk is written only after
 // gRPC took the previous one, so at most one chunk is buffered beyond the snapshot itself. The
-// data is the message's own or, when it carries none, read chunk by chunk from a source (the
-// snapshot file) that verifies its checksum: a damaged file fails the transfer before its trailer.
+// data is the message's own or, when it carries none, read chunk by chunk from a source (e.g.
+// the state machine's state, encoded as it is sent, or a snapshot file that verifies its
+// checksum: a damaged file fails the transfer before its trailer).
 import { createHash } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
 import type { Message } from '../raft/types.js';
@@ -82,7 +83,7 @@ export function sendSnapshot(client: grpc.Client, metadata: grpc.Metadata, messa
   void (async () => {
     const source = fromSource ? await opts.snapshotData!(snapshot.metadata) : inMemory(snapshot.data);
     try {
-      total = source.length;
+      const expected = source.length;
       if (!(await write({ header: { message: header } }))) return;
       const hash = createHash('sha256');
       let offset = 0;
@@ -91,7 +92,8 @@ export function sendSnapshot(client: grpc.Client, metadata: grpc.Metadata, messa
         if (!(await write({ data: { offset, data: part } }))) return;
         offset += part.length;
       }
-      if (offset !== total) throw new Error(`snapshot source gave ${offset} of ${total} bytes`);
+      if (expected !== undefined && offset !== expected) throw new Error(`snapshot source gave ${offset} of ${expected} bytes`);
+      total = offset;
       if (!(await write({ trailer: { totalBytes: total, sha256: hash.digest() } }))) return;
       call?.end();
     } finally {

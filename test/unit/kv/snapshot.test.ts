@@ -46,6 +46,32 @@ describe('KvStore snapshot and restore', () => {
     await target.close();
   });
 
+  it('restores data taken after the index it is restored at; the entries in between are then skipped as applied', async () => {
+    const source = await KvStore.open(await tempDir());
+    const b = new EntryBuilder();
+    const [e1, e2, e3] = [b.put('a', '1'), b.put('b', '1'), b.put('a', '2')];
+    await source.apply([e1!, e2!, e3!]);
+    const target = await KvStore.open(await tempDir());
+    await target.restore(await source.snapshotData(), 1); // a Raft snapshot at 1, the leader's state at 3
+    expect(target.appliedIndex).toBe(3);
+    const e4 = b.put('a', '3', { ifMatch: 3 });
+    const [r2, r3, r4] = await target.apply([e2!, e3!, e4]);
+    expect([r2, r3]).toEqual([{ index: 2, kind: 'alreadyApplied' }, { index: 3, kind: 'alreadyApplied' }]);
+    expect([r4]).toEqual(await source.apply([e4]));
+    expect(await dump(target)).toEqual(await dump(source));
+    await source.close();
+    await target.close();
+  });
+
+  it('syncState covers every apply handed to it before, with the ConfState they reached', async () => {
+    const kv = await KvStore.open(await tempDir());
+    const b = new EntryBuilder();
+    const applying = kv.apply([b.put('a', '1'), b.conf('addVoter', 'aa', { voters: ['aa'], learners: [] }, { name: 'kv-0', peerAddress: '127.0.0.1:7000' })]);
+    expect(await kv.syncState()).toEqual({ index: 2, confState: { voters: ['aa'], learners: [] } });
+    await applying;
+    await kv.close();
+  });
+
   it('counts history before the snapshot as compacted and ends running watchers', async () => {
     const source = await KvStore.open(await tempDir());
     const b = new EntryBuilder();
@@ -73,7 +99,7 @@ describe('KvStore snapshot and restore', () => {
     flipped[10]! ^= 0x40;
     await expect(kv.restore(flipped, 1)).rejects.toThrow(/invalid state snapshot: checksum mismatch/);
     await expect(kv.restore(data.subarray(0, 5), 1)).rejects.toThrow(/invalid state snapshot: too short/);
-    await expect(kv.restore(data, 9)).rejects.toThrow(/taken at index 1, not at 9/);
+    await expect(kv.restore(data, 9)).rejects.toThrow(/taken at index 1, before 9/);
     await kv.apply([new EntryBuilder(1).put('b', '2')]);
     await expect(kv.restore(data, 1)).rejects.toThrow(/already applied up to 2/);
     expect(await kv.get('a')).toMatchObject({ modRevision: 1 });

@@ -1,40 +1,77 @@
+/**
+ * The SnapshotScheduler over a REAL Raft log (LevelDB) and a real state machine (LevelDB): taking
+ * a snapshot syncs the state and records it without encoding it; the log is compacted behind it.
+ */
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { CapturedState, StateMachine } from '../../../node/src/node-ports.js';
-import { SnapshotScheduler } from '../../../node/src/snapshot-scheduler.js';
+import { encodeCommand } from '../../../node/src/kv/index.js';
+import { openStateMachine } from '../../../node/src/kv-adapter.js';
 import type { JsonLogger } from '../../../node/src/logger.js';
+import type { StateMachine } from '../../../node/src/node-ports.js';
+import type { Entry } from '../../../node/src/raft/index.js';
+import { SnapshotScheduler } from '../../../node/src/snapshot-scheduler.js';
 import { RaftLogStore } from '../../../node/src/storage/index.js';
 
-const dirs: string[] = [];
+const cleanup: (() => Promise<void>)[] = [];
 afterEach(async () => {
-  for (const d of dirs.splice(0)) await rm(d, { recursive: true, force: true });
+  for (const c of cleanup.splice(0).reverse()) await c();
 });
 
 const quietLog = { info: () => undefined, warn: () => undefined } as unknown as JsonLogger;
 
+function putEntry(index: number): Entry {
+  return { term: 1, index, type: 'normal', data: encodeCommand({ op: 'put', requestId: `r${index}`, key: `k${index}`, value: new TextEncoder().encode(`v${index}`) }) };
+}
+
+async function open(dir: string): Promise<{ store: RaftLogStore; kv: StateMachine }> {
+  const store = await RaftLogStore.open(dir);
+  const kv = await openStateMachine(dir, { historyWindow: 100 });
+  cleanup.push(async () => {
+    await kv.close();
+    await store.close();
+  });
+  return { store, kv };
+}
+
 describe('SnapshotScheduler', () => {
-  it('writes the parts of a snapshot to the file and frees each one once written (not at the next GC)', async () => {
+  it('records the synced state as the snapshot without encoding it, and compacts the log behind it', async () => {
     const dir = await mkdtemp(path.join(os.tmpdir(), 'kuorum-sched-'));
-    dirs.push(dir);
-    const store = await RaftLogStore.open(dir);
-    await store.save({ entries: [1, 2, 3].map((index) => ({ term: 1, index, type: 'normal' as const, data: new Uint8Array([index]) })) });
-    const parts = [new Uint8Array(300_000).fill(1), new Uint8Array(300_000).fill(2), new Uint8Array(1000).fill(3)];
-    const kv = {
-      appliedIndex: () => 3,
-      captureSnapshot: <T>(write: (s: CapturedState) => Promise<T>): Promise<T> =>
-        write({ index: 3, confState: { voters: ['a'], learners: [] }, parts: (async function* () { yield* parts; })() }),
-    } as unknown as StateMachine;
-    const scheduler = new SnapshotScheduler({ kv, store, log: quietLog, settings: { snapshotThreshold: 1, snapshotCatchupEntries: 0 }, isMember: () => true });
+    cleanup.push(() => rm(dir, { recursive: true, force: true }));
+    const { store, kv } = await open(dir);
+    const entries = Array.from({ length: 20 }, (_, i) => putEntry(i + 1));
+    await store.save({ entries, hardState: { term: 1, vote: '', commit: 20 } }, { sync: true });
+    await (await kv.apply(entries.map((entry) => ({ entry })))).landed;
+    let encoded = 0;
+    const watched = Object.create(kv) as StateMachine;
+    watched.captureSnapshot = (write) => {
+      encoded++;
+      return kv.captureSnapshot(write);
+    };
+    // Not a member: not the snapshot right after a bootstrap, which compacts the whole log.
+    const scheduler = new SnapshotScheduler({ kv: watched, store, log: quietLog, settings: { snapshotThreshold: 10, snapshotCatchupEntries: 5 }, isMember: () => false });
     scheduler.maybeStart();
     await scheduler.idle();
 
-    expect(scheduler.lastIndex).toBe(3);
-    const written = await store.readSnapshotData();
-    expect(written.length).toBe(601_000);
-    expect([written[0], written[300_000], written[600_999]]).toEqual([1, 2, 3]);
-    for (const p of parts) expect(p.buffer.byteLength).toBe(0); // detached: the memory went back at once
-    await store.close();
+    expect(scheduler.lastIndex).toBe(20);
+    expect(store.storage.snapshot().metadata).toMatchObject({ index: 20, term: 1 });
+    expect(store.storage.firstIndex()).toBe(16); // 5 entries kept behind it for slow followers
+    expect(encoded).toBe(0);
+    expect((await store.readSnapshotData()).length).toBe(0); // the state machine holds the data
+  });
+
+  it('waits for `snapshotThreshold` applied entries', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'kuorum-sched-'));
+    cleanup.push(() => rm(dir, { recursive: true, force: true }));
+    const { store, kv } = await open(dir);
+    const entries = Array.from({ length: 9 }, (_, i) => putEntry(i + 1));
+    await store.save({ entries }, { sync: true });
+    await (await kv.apply(entries.map((entry) => ({ entry })))).landed;
+    const scheduler = new SnapshotScheduler({ kv, store, log: quietLog, settings: { snapshotThreshold: 10, snapshotCatchupEntries: 0 }, isMember: () => false });
+    scheduler.maybeStart();
+    await scheduler.idle();
+    expect(scheduler.lastIndex).toBe(0);
+    expect(store.storage.firstIndex()).toBe(1);
   });
 });

@@ -1,6 +1,6 @@
 /**
  * A slow state machine must not stop the Ready loop: a REAL single-member node (RawNode,
- * LevelDB, gRPC transport) whose state machine holds a snapshot capture, or an apply, open until
+ * LevelDB, gRPC transport) whose state machine holds a snapshot (its sync), or an apply, open until
  * the test releases it. While a snapshot is held the node keeps committing, applying and serving
  * linearizable reads; while an apply is held it keeps persisting and committing new entries.
  */
@@ -25,7 +25,7 @@ interface Held {
   release: () => void;
 }
 
-/** The real state machine, except that a snapshot capture (and, once asked, an apply) waits for `release()`. */
+/** The real state machine, except that taking a snapshot (syncing the state) and, once asked, an apply wait for `release()`. */
 function holdSnapshots(kv: StateMachine): Held {
   let calls = 0;
   let heldApplies = 0;
@@ -33,10 +33,10 @@ function holdSnapshots(kv: StateMachine): Held {
   let release!: () => void;
   const gate = new Promise<void>((r) => (release = r));
   const held: StateMachine = Object.create(kv) as StateMachine;
-  held.captureSnapshot = async (write) => {
+  held.syncState = async () => {
     calls++;
     await gate;
-    return kv.captureSnapshot(write);
+    return kv.syncState();
   };
   held.apply = async (items) => {
     if (holding && items.some((i) => i.entry.data.length > 0)) {
@@ -109,7 +109,7 @@ describe('the Ready loop while a snapshot is being taken', () => {
   it('keeps ticking, committing, applying and serving linearizable reads', async () => {
     const { node, held } = await startHeldNode();
     await until(() => node.isLeader(), 'leadership');
-    // Right after bootstrap the node snapshots at once; the capture is now held open.
+    // Right after bootstrap the node snapshots at once; its sync is now held open.
     await until(() => held.calls() === 1, 'the snapshot to start');
     const before = node.status();
     expect(before.snapshotIndex).toBe(0);
