@@ -4,20 +4,14 @@ import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseConfig } from '../../../node/src/config.js';
-import { createLogger } from '../../../node/src/logger.js';
-import { startNode, type RunningNode } from '../../../node/src/start-node.js';
+import type { RunningNode } from '../../../node/src/start-node.js';
+import { startRealNode } from './start-real-node.js';
 import { until } from './until.js';
 
-const quiet = createLogger('silent');
 let root: string;
 
-async function start(name: string, dir: string, bootstrap: boolean): Promise<RunningNode> {
-  const cfg = parseConfig(
-    [`--name=${name}`, `--data-dir=${dir}`, '--listen-http=127.0.0.1:0', '--listen-peer=127.0.0.1:0', '--max-value-bytes=1000', '--proposal-timeout=2000', '--watch-history=20', ...(bootstrap ? ['--bootstrap'] : [])],
-    {},
-  )!;
-  return startNode(cfg, quiet, { processMetrics: false, onFatal: (err) => { throw err; } });
+function start(name: string, dir: string, bootstrap: boolean): Promise<RunningNode> {
+  return startRealNode(name, dir, ['--max-value-bytes=1000', '--proposal-timeout=2000', '--watch-history=20', ...(bootstrap ? ['--bootstrap'] : [])]);
 }
 
 beforeAll(async () => {

@@ -8,23 +8,17 @@ import { access, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseConfig } from '../../../node/src/config.js';
-import { createLogger } from '../../../node/src/logger.js';
 import { FORWARDED_HEADER } from '../../../node/src/server/forwarding.js';
-import { startNode, type RunningNode } from '../../../node/src/start-node.js';
+import type { RunningNode } from '../../../node/src/start-node.js';
 import { REMOVAL_MARK_FILE } from '../../../node/src/storage/index.js';
+import { startRealNode } from './start-real-node.js';
 import { until } from './until.js';
 
-const quiet = createLogger('silent');
 const ELECTION_MS = 300;
 let root: string;
 
-async function start(dir: string, bootstrap: boolean): Promise<RunningNode> {
-  const cfg = parseConfig(
-    ['--name=r1', `--data-dir=${dir}`, '--listen-http=127.0.0.1:0', '--listen-peer=127.0.0.1:0', `--election-timeout=${ELECTION_MS}`, '--heartbeat-interval=50', '--shutdown-timeout=0', ...(bootstrap ? ['--bootstrap'] : [])],
-    {},
-  )!;
-  return startNode(cfg, quiet, { processMetrics: false, onFatal: (err) => { throw err; } });
+function start(dir: string, bootstrap: boolean): Promise<RunningNode> {
+  return startRealNode('r1', dir, [`--election-timeout=${ELECTION_MS}`, '--heartbeat-interval=50', '--shutdown-timeout=0', ...(bootstrap ? ['--bootstrap'] : [])]);
 }
 
 beforeAll(async () => {

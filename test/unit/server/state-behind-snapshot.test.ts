@@ -7,21 +7,15 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseConfig } from '../../../node/src/config.js';
-import { createLogger } from '../../../node/src/logger.js';
-import { startNode, type RunningNode } from '../../../node/src/start-node.js';
+import type { RunningNode } from '../../../node/src/start-node.js';
 import { DataDirError } from '../../../node/src/storage/index.js';
+import { startRealNode } from './start-real-node.js';
 import { until } from './until.js';
 
-const quiet = createLogger('silent');
 let root: string;
 
 function start(dir: string): Promise<RunningNode> {
-  const cfg = parseConfig(
-    ['--name=s1', `--data-dir=${dir}`, '--listen-http=127.0.0.1:0', '--listen-peer=127.0.0.1:0', '--election-timeout=300', '--heartbeat-interval=50', '--shutdown-timeout=0', '--snapshot-threshold=5', '--snapshot-catchup-entries=0', '--bootstrap'],
-    {},
-  )!;
-  return startNode(cfg, quiet, { processMetrics: false, onFatal: (err) => { throw err; } });
+  return startRealNode('s1', dir, ['--election-timeout=300', '--heartbeat-interval=50', '--shutdown-timeout=0', '--snapshot-threshold=5', '--snapshot-catchup-entries=0', '--bootstrap']);
 }
 
 beforeAll(async () => {
