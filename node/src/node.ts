@@ -370,7 +370,8 @@ export class KuorumNode implements NodeApi {
       await this.kv.restore(rd.snapshot.data, rd.snapshot.metadata.index);
       this.snapshots.installed(rd.snapshot.metadata.index);
       this.updatePeers();
-      this.log.info('installed a snapshot from the leader', { index: rd.snapshot.metadata.index });
+      // The leader sends its state as of sending: `applied` may be ahead of the snapshot's index.
+      this.log.info('installed a snapshot from the leader', { index: rd.snapshot.metadata.index, applied: this.kv.appliedIndex() });
     }
     this.sendRaft(rd.messagesAfterPersist);
 
