@@ -24,7 +24,7 @@ export function runShard(shard: number, shards: number): void {
   }
   if (seeds.length >= COVERAGE_MIN_SEEDS) {
     // The chaos must actually exercise the core, or a green run proves nothing.
-    for (const k of ['acked', 'readsServed', 'confChangesApplied', 'snapshotsInstalled', 'crashes', 'partitions', 'transfers', 'dropped', 'leaderSuspicions'] as const) {
+    for (const k of ['acked', 'readsServed', 'confChangesApplied', 'snapshotsInstalled', 'snapshotsAhead', 'entriesSkipped', 'confChangesSkipped', 'crashes', 'partitions', 'transfers', 'dropped', 'leaderSuspicions'] as const) {
       expect(total[k] ?? 0, `total ${k} over ${seeds.length} schedules`).toBeGreaterThan(seeds.length / 10);
     }
   }

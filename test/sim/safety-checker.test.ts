@@ -1,4 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import type { Entry } from '../../node/src/raft/index.js';
+import { mixDigest } from './kv-machine.js';
 import { InvariantViolation, SafetyChecker, type Rule } from './safety-checker.js';
 
 function fires(rule: Rule, history: (c: SafetyChecker) => void): void {
@@ -60,6 +62,46 @@ describe('SafetyChecker fires on hand-made violating histories', () => {
     fires('StateMachineSafety', (c) => {
       c.observeWriteApplied('w1', 7);
       c.observeWriteApplied('w1', 9);
+    });
+  });
+
+  it('a skipped entry leaves the state alone and is the entry the cluster applied there', () => {
+    const e = (index: number, data: number[]): Entry => ({ index, term: 2, type: 'normal', data: new Uint8Array(data) });
+    const ok = new SafetyChecker();
+    ok.observeApply('a', 6, 100);
+    ok.observeApply('a', 7, mixDigest(100, e(7, [1])));
+    ok.observeSkip('b', e(7, [1]), { applied: 9, digest: 5 }, { applied: 9, digest: 5 });
+    ok.observeSkip('b', e(8, [2]), { applied: 9, digest: 5 }, { applied: 9, digest: 5 }); // 7 and 8 not both known: nothing to compare
+    fires('StateMachineSafety', (c) => c.observeSkip('b', e(7, [1]), { applied: 9, digest: 5 }, { applied: 7, digest: 6 }));
+    fires('StateMachineSafety', (c) => {
+      c.observeApply('a', 6, 100);
+      c.observeApply('a', 7, mixDigest(100, e(7, [1])));
+      c.observeSkip('b', e(7, [9]), { applied: 9, digest: 5 }, { applied: 9, digest: 5 });
+    });
+  });
+
+  it('every core gets the same configuration from a conf change, and a configuration as of an index is the one the conf changes up to it made', () => {
+    const three = { voters: ['a', 'b', 'c'], learners: [] };
+    const withD = { voters: ['a', 'b', 'c'], learners: ['d'] };
+    const ok = new SafetyChecker();
+    ok.observeConfigSet('a', 0, three);
+    ok.observeConfigSet('a', 5, withD);
+    ok.observeConfigSet('b', 5, { voters: ['c', 'b', 'a'], learners: ['d'] }); // order does not matter
+    ok.checkConfigAsOf('b', 4, three, 'its core');
+    ok.checkConfigAsOf('b', 9, withD, 'its core');
+    fires('ConfChangeSafety', (c) => {
+      c.observeConfigSet('a', 5, withD);
+      c.observeConfigSet('b', 5, three);
+    });
+    fires('ConfChangeSafety', (c) => {
+      c.observeConfigSet('a', 0, three);
+      c.observeConfigSet('a', 5, withD);
+      c.checkConfigAsOf('b', 7, three, 'its core'); // missed the conf change at 5
+    });
+    fires('ConfChangeSafety', (c) => {
+      c.observeConfigSet('a', 0, three);
+      c.observeConfigSet('a', 5, withD);
+      c.checkConfigAsOf('b', 4, withD, 'a snapshot'); // claims the change before it happened
     });
   });
 

@@ -1,4 +1,5 @@
-import type { NodeId } from '../../node/src/raft/index.js';
+import type { ConfState, Entry, NodeId } from '../../node/src/raft/index.js';
+import { mixDigest } from './kv-machine.js';
 import type { TermAt } from './log-view.js';
 
 export type Rule =
@@ -52,6 +53,9 @@ export class SafetyChecker {
   private readonly ackedIndex = new Map<string, number>();
   private readonly reads = new Map<string, ReadRecord>();
   private readonly ackedWrites = new Set<string>();
+  /** The cluster's configuration as of each index where it was set (bootstrap, conf changes). */
+  private readonly configAt = new Map<number, string>();
+  private configIndexes: number[] = [];
   private maxCommitted = 0;
 
   /** Election Safety: at most one leader per term. */
@@ -169,6 +173,61 @@ export class SafetyChecker {
     if (known === undefined) this.appliedDigest.set(index, digest);
   }
 
+  /**
+   * The state machine skipped a committed entry the core handed out again (it is <= the state
+   * machine's applied index: it came with a snapshot's data, or before a restart). Skipping must
+   * leave the state untouched, and the entry must be the one the cluster applied there.
+   */
+  observeSkip(node: NodeId, e: Entry, before: { applied: number; digest: number }, after: { applied: number; digest: number }): void {
+    if (after.applied !== before.applied || after.digest !== before.digest) {
+      throw new InvariantViolation(
+        'StateMachineSafety',
+        `${node} skipped entry ${e.index} (its state machine is at ${before.applied}) but the state changed to applied ${after.applied}, digest ${after.digest} (was ${before.digest})`,
+      );
+    }
+    const prev = this.appliedDigest.get(e.index - 1);
+    const known = this.appliedDigest.get(e.index);
+    if (prev !== undefined && known !== undefined && mixDigest(prev, e) !== known) {
+      throw new InvariantViolation('StateMachineSafety', `${node} was handed entry ${e.index} (term ${e.term}) to skip, but the cluster applied a different entry there`);
+    }
+  }
+
+  /**
+   * The cluster's configuration as of `index` became `cs` (the bootstrap, or a conf change
+   * applied by a core at `index`): every core that applies the conf change at `index` must get
+   * the same configuration.
+   */
+  observeConfigSet(node: NodeId, index: number, cs: ConfState): void {
+    const text = confText(cs);
+    const known = this.configAt.get(index);
+    if (known === undefined) {
+      this.configAt.set(index, text);
+      this.configIndexes = [...this.configIndexes, index].sort((a, b) => a - b);
+    } else if (known !== text) {
+      throw new InvariantViolation('ConfChangeSafety', `${node}'s configuration after index ${index} is ${text}, but ${known} elsewhere`);
+    }
+  }
+
+  /**
+   * A configuration that claims to be the cluster's as of `index` (a core that handed out every
+   * entry up to `index`, a snapshot's metadata or state) must be the one the conf changes up to
+   * `index` produced. Conf changes are recorded when a core first applies them, and a state
+   * machine can only be past an index some core applied, so the history is complete here.
+   */
+  checkConfigAsOf(node: NodeId, index: number, cs: ConfState, what: string): void {
+    let at: number | undefined;
+    for (const i of this.configIndexes) {
+      if (i > index) break;
+      at = i;
+    }
+    if (at === undefined) return;
+    const want = this.configAt.get(at)!;
+    const got = confText(cs);
+    if (got !== want) {
+      throw new InvariantViolation('ConfChangeSafety', `${node}: ${what} as of index ${index} is ${got}, but the cluster's configuration there is ${want} (set at ${at})`);
+    }
+  }
+
   proposeWrite(id: string, key: string, value: string): void {
     this.writes.set(id, { key, value });
   }
@@ -251,4 +310,8 @@ export class SafetyChecker {
   get readsPending(): number {
     return this.reads.size;
   }
+}
+
+function confText(cs: ConfState): string {
+  return `voters [${[...cs.voters].sort().join(',')}] learners [${[...cs.learners].sort().join(',')}]`;
 }

@@ -5,6 +5,7 @@ import { CALM_NETWORK } from './network.js';
 import type { SimNode } from './sim-node.js';
 import { durableTerm } from './log-view.js';
 import { checkLiveness } from './run-seed.js';
+import { KvMachine } from './kv-machine.js';
 
 function calm(initialVoters: number, seed = 7): SimParams {
   return {
@@ -205,6 +206,111 @@ describe('simulator scenarios', () => {
       expect(joiner.kv.applied).toBeGreaterThan(0);
     });
   }
+});
+
+describe('snapshots carry the state as of sending', () => {
+  /**
+   * A follower is cut off while the leader compacts its log (snapshot at C) and then, with its next
+   * snapshot stuck, applies a conf change (a new learner) and more writes up to A' > C. The
+   * follower comes back: the leader's snapshot names C but carries its state at A'.
+   */
+  function catchUpFromAhead(snapshotIndex: 'state' | 'handedOut', followerSnapshots: 'slow' | 'at once') {
+    const params = calm(3, 51);
+    params.core.snapshotEvery = 5;
+    params.core.keepEntries = 0;
+    params.core.snapshotIndex = snapshotIndex;
+    const sim = new Simulation(params);
+    const leader = electLeader(sim);
+    commitOne(sim, leader);
+    const follower = [...sim.nodes.values()].find((n) => n !== leader)!;
+    for (const other of sim.nodes.keys()) if (other !== follower.id) sim.disconnect(follower.id, other);
+    for (let i = 0; i < 8; i++) commitOne(sim, leader);
+    const c = leader.storage.snapshot().metadata.index;
+    expect(c, 'the leader compacted its log past the follower').toBeGreaterThan(follower.storage.lastIndex());
+    sim.diskDelayFn = (n, write) => (write === 'snapshot' && (n === leader || followerSnapshots === 'slow') ? 1_000_000 : 0);
+    commitOne(sim, leader);
+    const learner = sim.newNodeId();
+    sim.addNode(learner);
+    sim.proposeConfChange(leader.id, { type: 'addLearner', nodeId: learner, context: new Uint8Array() });
+    expect(sim.runTicks(100, () => sim.learners.has(learner))).toBe(true);
+    for (let i = 0; i < 6; i++) commitOne(sim, leader);
+    expect(leader.storage.snapshot().metadata.index).toBe(c);
+    const stateAt = leader.kv.applied;
+    expect(stateAt - c).toBeGreaterThanOrEqual(params.core.snapshotEvery);
+    const before = { ahead: sim.stats.snapshotsAhead, skipped: sim.stats.confChangesSkipped };
+    for (const other of sim.nodes.keys()) if (other !== follower.id) sim.connect(follower.id, other);
+    const caughtUp = () => follower.kv.applied >= stateAt && follower.status()!.applied >= stateAt;
+    return { sim, leader, follower, learner, before, caughtUp };
+  }
+
+  it("a far-behind follower installs the leader's state ahead of the snapshot, skips the entries in between, and its core applies the conf change among them", () => {
+    const { sim, leader, follower, learner, before, caughtUp } = catchUpFromAhead('state', 'slow');
+    expect(sim.runTicks(100, caughtUp)).toBe(true);
+    expect(sim.stats.snapshotsAhead, 'the follower installed a state ahead of the snapshot').toBeGreaterThan(before.ahead);
+    expect(sim.stats.confChangesSkipped, 'the conf change was skipped by the state machine, not by the core').toBeGreaterThan(before.skipped);
+    expect(follower.status()!.config.learners).toEqual([learner]);
+    expect(follower.kv.confState.learners).toEqual([learner]);
+    commitOne(sim, leader);
+    expect(sim.runTicks(50, () => follower.kv.applied === leader.kv.applied)).toBe(true);
+    expect(follower.kv.digest).toBe(leader.kv.digest);
+  });
+
+  // F7 in FINDINGS.md: the node's snapshot scheduler records a snapshot at the state machine's
+  // applied index, which after such an install is ahead of what the core handed out; compacting
+  // the log there loses the committed entries (and the conf change) the core has yet to hand out.
+  it('a snapshot at the state machine index before the core caught up compacts entries the core still needs (node bug F7)', () => {
+    const { sim, caughtUp } = catchUpFromAhead('state', 'at once');
+    expect(() => sim.runTicks(100, caughtUp)).toThrow(/compacts its log to \d+, but its core handed out only up to \d+/);
+  });
+
+  it("a crash between saving a leader's snapshot and restoring the state from it: the restart restores it from the disk", () => {
+    const params = calm(3, 52);
+    params.core.snapshotEvery = 5;
+    params.core.keepEntries = 0;
+    const sim = new Simulation(params);
+    const leader = electLeader(sim);
+    commitOne(sim, leader);
+    const follower = [...sim.nodes.values()].find((n) => n !== leader)!;
+    for (const other of sim.nodes.keys()) if (other !== follower.id) sim.disconnect(follower.id, other);
+    for (let i = 0; i < 8; i++) commitOne(sim, leader);
+    sim.diskDelayFn = (n, write) => (n === follower && write === 'persist' ? 50 : 0);
+    const outcomes = [true, false]; // the batch with the snapshot is on disk, the state restore is not
+    sim.crashOutcomeFn = () => outcomes.shift() ?? false;
+    for (const other of sim.nodes.keys()) if (other !== follower.id) sim.connect(follower.id, other);
+    expect(sim.runTicks(50, () => follower.writing === 'persist' && follower.view.snapshotIndex() > follower.kv.applied)).toBe(true);
+    sim.crash(follower.id);
+    const snapIndex = follower.storage.snapshot().metadata.index;
+    expect(follower.kv.applied, 'the state is behind the snapshot on disk').toBeLessThan(snapIndex);
+    sim.diskDelayFn = () => 0;
+    sim.restart(follower.id);
+    expect(sim.stats.statesRestoredAtStart).toBe(1);
+    expect(follower.kv.applied).toBeGreaterThanOrEqual(snapIndex);
+    commitOne(sim, leader);
+    expect(sim.runTicks(50, () => follower.kv.applied === leader.kv.applied)).toBe(true);
+    expect(follower.kv.digest).toBe(leader.kv.digest);
+  });
+
+  it('a node whose state machine is behind its own snapshot (which has no data) refuses to start', () => {
+    const params = calm(3, 53);
+    params.core.snapshotEvery = 5;
+    const sim = new Simulation(params);
+    const leader = electLeader(sim);
+    for (let i = 0; i < 6; i++) commitOne(sim, leader);
+    const victim = [...sim.nodes.values()].find((n) => n !== leader)!;
+    expect(sim.runTicks(50, () => victim.storage.snapshot().metadata.index > 0)).toBe(true);
+    sim.crash(victim.id);
+    victim.kv = new KvMachine(victim.kv.confState); // the state dir was replaced
+    expect(() => sim.restart(victim.id)).toThrow(/behind its log's snapshot at \d+, which has no data: it refuses to start/);
+  });
+
+  it("snapshots at the core's handed-out index with the core's configuration keep the catch-up right (the fix for F7)", () => {
+    const { sim, leader, follower, learner, caughtUp } = catchUpFromAhead('handedOut', 'at once');
+    expect(sim.runTicks(100, caughtUp)).toBe(true);
+    expect(follower.status()!.config.learners).toEqual([learner]);
+    commitOne(sim, leader);
+    expect(sim.runTicks(50, () => follower.kv.applied === leader.kv.applied)).toBe(true);
+    expect(follower.kv.digest).toBe(leader.kv.digest);
+  });
 });
 
 describe('Raft paper, Figure 8', () => {

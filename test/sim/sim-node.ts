@@ -6,13 +6,10 @@ import {
   type ConfChange,
   type ConfState,
   type Entry,
-  type HardState,
-  type LogStorage,
   type Message,
   type NodeId,
   type Ready,
   type Role,
-  type Snapshot,
 } from '../../node/src/raft/index.js';
 import { KvMachine, decodePut, mixDigest, type PutCommand } from './kv-machine.js';
 import { LogView, durableTerm } from './log-view.js';
@@ -30,6 +27,12 @@ export interface CoreSettings {
   snapshotEvery: number;
   /** ...and keeps this many entries before the snapshot index in its log. */
   keepEntries: number;
+  /**
+   * The index a snapshot records: `state`, the state machine's applied index (what the node's
+   * snapshot scheduler does today), or `handedOut`, the last entry the core handed out, with the
+   * core's configuration (see FINDINGS.md F7). Default `state`.
+   */
+  snapshotIndex?: 'state' | 'handedOut';
 }
 
 /** What a node needs from the simulation around it. */
@@ -40,16 +43,24 @@ export interface NodeHost {
   trace(text: string): void;
   send(from: SimNode, msgs: Message[]): void;
   /** Time units one disk write takes; 0 completes it within the current event. */
-  diskDelay(node: SimNode): number;
+  diskDelay(node: SimNode, write: DiskWrite): number;
   schedule(delay: number, fn: () => void): void;
   /** Whether a batch that was being written when the node crashed made it to disk. */
   crashOutcomeDurable(node: SimNode): boolean;
   durablyHolds(node: NodeId, index: number, term: number): boolean;
   onFirstApply(entry: Entry, cc: ConfChange | undefined): void;
   onReadServed(): void;
-  onSnapshotInstalled(): void;
+  /** A snapshot's state replaced a node's state machine: `ahead` entries past the snapshot's index. */
+  onSnapshotInstalled(ahead: number): void;
+  /** A restarted node restored its state machine from the snapshot on its disk. */
+  onStateRestoredAtStart(): void;
+  /** A committed entry was handed out again and skipped by the state machine. */
+  onEntrySkipped(e: Entry): void;
   onLeaderSuspected(): void;
 }
+
+/** What a disk write is for: a Ready's batch, an apply batch, or the sync that takes a snapshot. */
+export type DiskWrite = 'persist' | 'apply' | 'snapshot';
 
 export type NodeInput =
   | { kind: 'tick' }
@@ -79,42 +90,16 @@ const textEncoder = new TextEncoder();
 const textDecoder = new TextDecoder();
 
 /**
- * The node's disk as the core reads it. initialState() reports the membership the state machine
- * durably applied (it is written with the KV in one batch), because on restart the core skips
- * entries up to `applied`, so a conf change after the last snapshot would otherwise be forgotten.
- */
-class NodeDisk implements LogStorage {
-  constructor(
-    private readonly mem: MemoryStorage,
-    private readonly appliedConf: () => ConfState,
-  ) {}
-  initialState(): { hardState: HardState; confState: ConfState } {
-    const cs = this.appliedConf();
-    return { hardState: this.mem.hardStateNow(), confState: { voters: [...cs.voters], learners: [...cs.learners] } };
-  }
-  entries(lo: number, hi: number, maxBytes: number): Entry[] {
-    return this.mem.entries(lo, hi, maxBytes);
-  }
-  term(i: number): number {
-    return this.mem.term(i);
-  }
-  firstIndex(): number {
-    return this.mem.firstIndex();
-  }
-  lastIndex(): number {
-    return this.mem.lastIndex();
-  }
-  snapshot(): Snapshot {
-    return this.mem.snapshot();
-  }
-}
-
-/**
  * One simulated member: a real RawNode over a MemoryStorage "disk" and a durable KV. Inputs are
  * queued while a Ready is being written (the node's loop is single-threaded), each Ready is
  * written as ONE atomic batch (hardState + entries + snapshot), then the committed entries are
  * applied as one atomic KV batch, then advance(). A crash loses the queue and whatever batch was
  * not yet durable.
+ *
+ * As in the node, the state machine is the snapshot: the core's snapshots carry no data, a 'snap'
+ * message carries the sender's state as of sending (applied index A' >= the snapshot's index C),
+ * and the core hands out entries after C again: conf changes among them still reach the core,
+ * the state machine skips every entry <= its applied index.
  */
 export class SimNode {
   readonly storage = new MemoryStorage();
@@ -123,10 +108,18 @@ export class SimNode {
   incarnation = 0;
   retired = false;
   readonly view: LogView;
-  private readonly disk: NodeDisk;
+  /** The last committed entry the core handed out (or the snapshot it installed): its `applied`. */
+  private handedOut = 0;
+  /**
+   * What the node knows the core applied once a Ready is written and applied: the index and the
+   * configuration as of it (the core's own config changes as soon as it steps a snapshot).
+   */
+  private coreApplied: { index: number; confState: ConfState } = { index: 0, confState: { voters: [], learners: [] } };
   private inbox: NodeInput[] = [];
   private busy: Busy | undefined;
   private pumping = false;
+  /** A snapshot is being taken in the background. */
+  private snapshotting = false;
   private readonly myWrites = new Set<string>();
   private readonly reads = new Map<string, PendingRead>();
   private lastRole: Role = 'follower';
@@ -146,12 +139,11 @@ export class SimNode {
       // The contract's bootstrap is an index-0 snapshot; a later index (term 1) forces joiners to
       // start from a snapshot instead of from entry 1 (see FINDINGS.md).
       this.kv.applied = bootstrapIndex;
-      const data = bootstrapIndex > 0 ? this.kv.serialize() : new Uint8Array();
-      this.storage.applySnapshot({ metadata: { index: bootstrapIndex, term: bootstrapIndex > 0 ? 1 : 0, confState }, data });
+      this.storage.applySnapshot({ metadata: { index: bootstrapIndex, term: bootstrapIndex > 0 ? 1 : 0, confState }, data: new Uint8Array() });
       if (bootstrapIndex > 0) this.storage.setHardState({ term: 1, vote: '', commit: bootstrapIndex });
+      host.checker.observeConfigSet(id, bootstrapIndex, confState);
     }
     this.view = new LogView(this.storage);
-    this.disk = new NodeDisk(this.storage, () => this.kv.confState);
     this.start();
   }
 
@@ -186,8 +178,10 @@ export class SimNode {
     if (!this.raw) return;
     const b = this.busy;
     if (b && b.phase === 'persist' && this.host.crashOutcomeDurable(this)) {
-      this.writeBatch(b.rd);
-      this.host.trace(`${this.id} crash: the batch in flight reached the disk`);
+      // The node saves a snapshot, then restores the state from it: the crash may fall between.
+      const restored = !b.rd.snapshot || this.host.crashOutcomeDurable(this);
+      this.writeBatch(b.rd, restored);
+      this.host.trace(`${this.id} crash: the batch in flight reached the disk${restored ? '' : ', the state restore from its snapshot did not'}`);
     } else if (b) {
       this.host.trace(`${this.id} crash: the ${b.phase} batch in flight is lost`);
     }
@@ -196,6 +190,7 @@ export class SimNode {
     this.myWrites.clear();
     this.inbox = [];
     this.busy = undefined;
+    this.snapshotting = false;
     this.raw = undefined;
     this.view.clearOverlay();
     this.lastRole = 'follower';
@@ -210,20 +205,42 @@ export class SimNode {
       // same atomic batch as (or after) the entries it covers.
       throw new InvariantViolation('StateMachineSafety', `${this.id} restarts with commit ${hs.commit} beyond its durable log (${this.storage.lastIndex()})`);
     }
+    this.catchUpWithSnapshot();
     this.start();
     this.pump();
+  }
+
+  /**
+   * As the node at start: a state machine behind the log's snapshot is restored from that
+   * snapshot's data, which only a snapshot received from a leader has (the crash came between
+   * saving it and restoring the state); behind a snapshot of its own, the node refuses to start.
+   */
+  private catchUpWithSnapshot(): void {
+    const snap = this.storage.snapshot();
+    if (this.kv.applied >= snap.metadata.index) return;
+    if (snap.data.length === 0) {
+      throw new InvariantViolation('StateMachineSafety', `${this.id}'s state machine is applied up to ${this.kv.applied}, behind its log's snapshot at ${snap.metadata.index}, which has no data: it refuses to start`);
+    }
+    this.host.trace(`${this.id} restores its state machine from the snapshot at ${snap.metadata.index} on its disk`);
+    this.installState(snap.metadata.index, snap.data);
+    this.host.onStateRestoredAtStart();
   }
 
   private start(): void {
     const core = this.host.core;
     const rng = this.host.rng.fork();
+    // Entries after the log's snapshot are handed out again: the core re-applies the conf
+    // changes among them, the state machine skips what it already applied.
+    const snap = this.storage.snapshot().metadata;
+    this.handedOut = snap.index;
+    this.coreApplied = { index: snap.index, confState: snap.confState };
     this.raw = this.coreCall('constructor', () =>
       new RawNode({
         id: this.id,
-        storage: this.disk,
+        storage: this.storage,
         electionTick: core.electionTick,
         heartbeatTick: core.heartbeatTick,
-        applied: this.kv.applied,
+        applied: this.handedOut,
         maxSizePerMsg: core.maxSizePerMsg,
         maxInflightMsgs: core.maxInflightMsgs,
         maxUncommittedEntriesSize: core.maxUncommittedEntriesSize,
@@ -234,6 +251,7 @@ export class SimNode {
       }),
     );
     const st = this.raw.status();
+    this.checkCoreConfig(st.config);
     this.lastRole = st.role;
     this.lastTerm = st.term;
     this.lastCommit = st.commit;
@@ -360,6 +378,10 @@ export class SimNode {
   private startReady(): void {
     const raw = this.raw!;
     const rd = this.coreCall('ready', () => raw.ready());
+    if (isEmptyReady(rd)) {
+      // hasReady() said yes but there is nothing to do: the loop would spin forever.
+      throw new InvariantViolation('CoreContract', `${this.id} got an empty Ready (commit ${raw.status().commit}, handed out ${this.handedOut}, log ${this.storage.firstIndex()}..${this.storage.lastIndex()})`);
+    }
     this.checkReadyShape(rd);
     this.view.setOverlay(rd.entries, rd.snapshot?.metadata);
     this.busy = { rd, phase: 'persist' };
@@ -373,7 +395,7 @@ export class SimNode {
     const incarnation = this.incarnation;
     // Only a Ready that must be fsynced waits for the disk; one with only messages or a commit
     // index does not (otherwise a slow disk would also delay every heartbeat response).
-    const delay = rd.mustSync || rd.snapshot ? this.host.diskDelay(this) : 0;
+    const delay = rd.mustSync || rd.snapshot ? this.host.diskDelay(this, 'persist') : 0;
     if (delay === 0) this.finishPersist();
     else this.host.schedule(delay, () => this.incarnation === incarnation && this.busy?.rd === rd && this.finishPersist());
   }
@@ -383,10 +405,11 @@ export class SimNode {
     const checker = this.host.checker;
     let prevIndex = rd.snapshot ? rd.snapshot.metadata.index : undefined;
     let prevTerm = rd.snapshot ? rd.snapshot.metadata.term : undefined;
-    const bootstrapSnapshot = rd.snapshot?.metadata.index === 0 && this.kv.applied === 0;
-    if (rd.snapshot && rd.snapshot.metadata.index <= this.kv.applied && !bootstrapSnapshot) {
-      throw new InvariantViolation('CoreContract', `${this.id} was handed snapshot ${rd.snapshot.metadata.index}, not newer than applied ${this.kv.applied}`);
+    const bootstrapSnapshot = rd.snapshot?.metadata.index === 0 && this.handedOut === 0;
+    if (rd.snapshot && rd.snapshot.metadata.index <= this.handedOut && !bootstrapSnapshot) {
+      throw new InvariantViolation('CoreContract', `${this.id} was handed snapshot ${rd.snapshot.metadata.index}, not newer than the entries it handed out (${this.handedOut})`);
     }
+    if (rd.snapshot) this.handedOut = rd.snapshot.metadata.index;
     const first = rd.entries[0];
     if (first) {
       const last = rd.snapshot ? rd.snapshot.metadata.index : this.storage.lastIndex();
@@ -410,31 +433,59 @@ export class SimNode {
     }
   }
 
-  /** Writes one Ready's hardState, entries and snapshot: the whole batch or nothing. */
-  private writeBatch(rd: Ready): void {
-    if (rd.snapshot) {
-      // The bootstrap snapshot (index 0) carries only the membership, no state-machine data.
-      const kv = rd.snapshot.metadata.index === 0 ? new KvMachine(rd.snapshot.metadata.confState) : KvMachine.deserialize(rd.snapshot.data);
-      if (kv.applied !== rd.snapshot.metadata.index) {
-        throw new InvariantViolation('CoreContract', `${this.id} snapshot metadata index ${rd.snapshot.metadata.index} does not match its data (${kv.applied})`);
+  /**
+   * Writes one Ready's hardState, entries and snapshot: the whole batch or nothing. A snapshot
+   * (kept with its data, as the node keeps a received one in a file) then replaces the state
+   * machine unless that already applied its index; `restoreState` false models a crash between
+   * the two writes.
+   */
+  private writeBatch(rd: Ready, restoreState = true): void {
+    const snap = rd.snapshot;
+    if (snap) {
+      this.host.checker.checkConfigAsOf(this.id, snap.metadata.index, snap.metadata.confState, `the metadata of snapshot ${snap.metadata.index}`);
+      this.storage.applySnapshot(snap);
+      if (snap.metadata.index === 0) {
+        // The bootstrap snapshot (index 0) carries only the membership, no state-machine data.
+        if (this.kv.applied === 0) this.kv = new KvMachine(snap.metadata.confState);
+      } else if (snap.metadata.index <= this.kv.applied) {
+        this.host.trace(`${this.id} keeps its state machine at ${this.kv.applied}: it already applied snapshot ${snap.metadata.index}`);
+      } else if (restoreState) {
+        this.installState(snap.metadata.index, snap.data);
+        this.host.onSnapshotInstalled(this.kv.applied - snap.metadata.index);
       }
-      this.storage.applySnapshot(rd.snapshot);
-      kv.confState = { voters: [...rd.snapshot.metadata.confState.voters], learners: [...rd.snapshot.metadata.confState.learners] };
-      this.kv = kv;
-      this.host.checker.observeSnapshotInstall(this.id, kv.applied, kv.digest);
-      this.host.onSnapshotInstalled();
     }
     this.coreCall('storage.append', () => this.storage.append(rd.entries));
     if (rd.hardState) this.storage.setHardState(rd.hardState);
   }
 
+  /** Replaces the state machine with a leader's state, taken at or after snapshot index `index`. */
+  private installState(index: number, data: Uint8Array): void {
+    let kv: KvMachine;
+    try {
+      kv = KvMachine.deserialize(data);
+    } catch (e) {
+      throw new InvariantViolation('CoreContract', `${this.id} got snapshot ${index} whose data is not a state (${(e as Error).message})`);
+    }
+    if (kv.applied < index) {
+      throw new InvariantViolation('StateMachineSafety', `${this.id} got snapshot ${index} whose state is applied only up to ${kv.applied}: entries ${kv.applied + 1}..${index} would be lost`);
+    }
+    if (kv.applied < this.kv.applied) {
+      throw new InvariantViolation('StateMachineSafety', `${this.id} would restore a state at ${kv.applied}, older than its own at ${this.kv.applied}`);
+    }
+    this.host.checker.observeSnapshotInstall(this.id, kv.applied, kv.digest);
+    this.host.checker.checkConfigAsOf(this.id, kv.applied, kv.confState, `the membership in the state of snapshot ${index}`);
+    this.host.trace(`${this.id} installed the state at ${kv.applied} for snapshot ${index}`);
+    this.kv = kv;
+  }
+
   private finishPersist(): void {
     const b = this.busy!;
     this.writeBatch(b.rd);
+    if (b.rd.snapshot) this.coreApplied = { index: b.rd.snapshot.metadata.index, confState: b.rd.snapshot.metadata.confState };
     this.view.clearOverlay();
     this.host.send(this, b.rd.messagesAfterPersist);
     b.phase = 'apply';
-    const delay = b.rd.committedEntries.length > 0 ? this.host.diskDelay(this) : 0;
+    const delay = b.rd.committedEntries.length > 0 ? this.host.diskDelay(this, 'apply') : 0;
     const incarnation = this.incarnation;
     if (delay === 0) this.finishApply();
     else this.host.schedule(delay, () => this.incarnation === incarnation && this.busy === b && this.finishApply());
@@ -443,7 +494,8 @@ export class SimNode {
   private finishApply(): void {
     const raw = this.raw!;
     const rd = this.busy!.rd;
-    for (const e of rd.committedEntries) this.applyEntry(raw, e);
+    for (const e of rd.committedEntries) this.handOut(raw, e);
+    this.checkCoreConfig(raw.status().config);
     this.serveReads();
     this.coreCall('advance', () => raw.advance(rd));
     this.busy = undefined;
@@ -452,17 +504,53 @@ export class SimNode {
     this.pump();
   }
 
-  private applyEntry(raw: RawNode, e: Entry): void {
-    if (e.index !== this.kv.applied + 1) {
-      throw new InvariantViolation('CoreContract', `${this.id} handed committed entry ${e.index} after applying ${this.kv.applied}`);
+  /**
+   * One committed entry from the core, in order after the last one (or its snapshot). Entries the
+   * state machine already applied are skipped, but a conf change among them still goes to the
+   * core; the next one after the state machine's applied index is applied.
+   */
+  private handOut(raw: RawNode, e: Entry): void {
+    if (e.index !== this.handedOut + 1) {
+      throw new InvariantViolation('CoreContract', `${this.id} handed committed entry ${e.index} after handing out ${this.handedOut}`);
     }
+    this.handedOut = e.index;
+    if (e.index <= this.kv.applied) this.skipEntry(raw, e);
+    else if (e.index === this.kv.applied + 1) this.applyEntry(raw, e);
+    else throw new InvariantViolation('CoreContract', `${this.id} handed committed entry ${e.index} but its state machine applied only up to ${this.kv.applied}`);
+    this.coreApplied = { index: e.index, confState: this.coreApplied.confState };
+  }
+
+  private skipEntry(raw: RawNode, e: Entry): void {
+    const before = { applied: this.kv.applied, digest: this.kv.digest };
+    if (e.type === 'confChange' && e.data.length > 0) {
+      const cc = this.coreCall('decodeConfChange', () => decodeConfChange(e.data));
+      this.applyConfChangeToCore(raw, e, cc);
+    }
+    this.host.checker.observeSkip(this.id, e, before, { applied: this.kv.applied, digest: this.kv.digest });
+    this.host.onEntrySkipped(e);
+  }
+
+  private applyConfChangeToCore(raw: RawNode, e: Entry, cc: ConfChange): ConfState {
+    const cs = this.coreCall('applyConfChange', () => raw.applyConfChange(cc));
+    this.coreApplied = { index: this.coreApplied.index, confState: cs };
+    this.host.checker.observeConfigSet(this.id, e.index, cs);
+    this.host.trace(`${this.id} core applied ${cc.type} ${cc.nodeId} at ${e.index} -> voters [${cs.voters.join(',')}] learners [${cs.learners.join(',')}]`);
+    return cs;
+  }
+
+  /** The core's configuration must be the cluster's as of the last entry it handed out. */
+  private checkCoreConfig(config: ConfState): void {
+    if (this.handedOut === 0 && config.voters.length === 0 && config.learners.length === 0) return; // a joiner, not started yet
+    this.host.checker.checkConfigAsOf(this.id, this.handedOut, config, 'its core\'s configuration');
+  }
+
+  private applyEntry(raw: RawNode, e: Entry): void {
     let cc: ConfChange | undefined;
     let put: PutCommand | undefined;
     if (e.type === 'confChange' && e.data.length > 0) {
       const decoded = this.coreCall('decodeConfChange', () => decodeConfChange(e.data));
       cc = decoded;
-      this.kv.confState = this.coreCall('applyConfChange', () => raw.applyConfChange(decoded));
-      this.host.trace(`${this.id} applied ${decoded.type} ${decoded.nodeId} at ${e.index} -> voters [${this.kv.confState.voters.join(',')}] learners [${this.kv.confState.learners.join(',')}]`);
+      this.kv.confState = this.applyConfChangeToCore(raw, e, decoded);
     } else if (e.type === 'normal' && e.data.length > 0) {
       try {
         put = decodePut(e.data);
@@ -489,12 +577,50 @@ export class SimNode {
     }
   }
 
+  /**
+   * As the node's snapshot scheduler: when due, in the background (one at a time), the state
+   * machine syncs and says which index and membership it now holds; that is recorded in the log
+   * as a snapshot without data, then the log is compacted. Applies go on meanwhile, so the
+   * snapshot's index is the one when it completes.
+   */
   private maybeSnapshot(): void {
-    const core = this.host.core;
-    if (this.kv.applied - this.storage.snapshot().metadata.index < core.snapshotEvery) return;
-    this.storage.createSnapshot(this.kv.applied, this.kv.confState, this.kv.serialize());
-    const compactTo = this.kv.applied - core.keepEntries;
+    if (this.snapshotting) return;
+    const index = this.kv.applied;
+    if (index - this.storage.snapshot().metadata.index < this.host.core.snapshotEvery) return;
+    if (index > this.storage.lastIndex()) return;
+    const delay = this.host.diskDelay(this, 'snapshot');
+    if (delay === 0) return this.takeSnapshot();
+    this.snapshotting = true;
+    const incarnation = this.incarnation;
+    this.host.schedule(delay, () => {
+      if (this.incarnation !== incarnation) return;
+      this.snapshotting = false;
+      this.takeSnapshot();
+    });
+  }
+
+  private takeSnapshot(): void {
+    const atCore = this.host.core.snapshotIndex === 'handedOut';
+    const index = atCore ? Math.min(this.kv.applied, this.coreApplied.index) : this.kv.applied;
+    if (index <= this.storage.snapshot().metadata.index || index > this.storage.lastIndex()) return;
+    const confState = atCore ? this.coreApplied.confState : this.kv.confState;
+    this.host.checker.checkConfigAsOf(this.id, index, confState, `the configuration of its snapshot at ${index}`);
+    const compactTo = index - this.host.core.keepEntries;
+    if (compactTo > this.coreApplied.index) {
+      throw new InvariantViolation(
+        'CoreContract',
+        `${this.id} snapshots at its state machine's index ${index} and compacts its log to ${compactTo}, but its core handed out only up to ${this.coreApplied.index}: committed entries ${this.coreApplied.index + 1}..${compactTo} (and any conf change among them) would never reach the core`,
+      );
+    }
+    this.storage.createSnapshot(index, confState, new Uint8Array());
     if (compactTo > this.storage.firstIndex() - 1) this.storage.compact(compactTo);
+    this.host.trace(`${this.id} snapshot at ${index} (core handed out ${this.handedOut}), log compacted to ${this.storage.firstIndex() - 1}`);
+  }
+
+  /** A 'snap' message as the transport sends it: with this node's state as of now. */
+  withCurrentState(m: Message): Message {
+    if (!m.snapshot) return m;
+    return { ...m, snapshot: { metadata: m.snapshot.metadata, data: this.kv.serialize() } };
   }
 
   /** Stops the node for good (its pod and volume are deleted after its removal). */
@@ -507,4 +633,17 @@ export class SimNode {
   get writing(): 'persist' | 'apply' | undefined {
     return this.busy?.phase;
   }
+}
+
+function isEmptyReady(rd: Ready): boolean {
+  return (
+    !rd.softState &&
+    !rd.hardState &&
+    !rd.snapshot &&
+    rd.entries.length === 0 &&
+    rd.committedEntries.length === 0 &&
+    rd.messages.length === 0 &&
+    rd.messagesAfterPersist.length === 0 &&
+    rd.readStates.length === 0
+  );
 }

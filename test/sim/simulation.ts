@@ -5,7 +5,7 @@ import { durableTerm } from './log-view.js';
 import { Network, cloneMessage, type NetworkFaults } from './network.js';
 import { Prng } from './prng.js';
 import { SafetyChecker } from './safety-checker.js';
-import { SimNode, type CoreSettings, type NodeHost } from './sim-node.js';
+import { SimNode, type CoreSettings, type DiskWrite, type NodeHost } from './sim-node.js';
 import { Trace } from './trace.js';
 
 /** Virtual time units per Raft tick; messages and disk writes take fractions of a tick. */
@@ -38,6 +38,14 @@ export interface SimStats {
   confChangesApplied: number;
   transfers: number;
   snapshotsInstalled: number;
+  /** Installed snapshots whose state was ahead of the index they name (sent as of sending). */
+  snapshotsAhead: number;
+  /** Restarts that restored the state machine from a received snapshot saved before a crash. */
+  statesRestoredAtStart: number;
+  /** Committed entries handed out again and skipped by a state machine (after an install or a restart)... */
+  entriesSkipped: number;
+  /** ...and conf changes among them, which the core still applied. */
+  confChangesSkipped: number;
   /** suspectLeader hints a follower of that leader took (after a crash, or spurious). */
   leaderSuspicions: number;
   maxTerm: number;
@@ -72,12 +80,16 @@ export class Simulation implements NodeHost {
     confChangesApplied: 0,
     transfers: 0,
     snapshotsInstalled: 0,
+    snapshotsAhead: 0,
+    statesRestoredAtStart: 0,
+    entriesSkipped: 0,
+    confChangesSkipped: 0,
     leaderSuspicions: 0,
     maxTerm: 0,
   };
   now = 0;
   /** Overridable by scenario tests. */
-  diskDelayFn: (node: SimNode) => number;
+  diskDelayFn: (node: SimNode, write: DiskWrite) => number;
   crashOutcomeFn: (node: SimNode) => boolean;
   private readonly queue = new EventQueue<() => void>();
   private readonly diskRng: Prng;
@@ -156,7 +168,11 @@ export class Simulation implements NodeHost {
   }
 
   send(from: SimNode, msgs: Message[]): void {
-    for (const m of msgs) {
+    for (const core of msgs) {
+      // As the node's transport: a snapshot carries the sender's state as of sending, ahead of the
+      // index the message names (its core's snapshot has no data of its own).
+      const m = core.type === 'snap' ? from.withCurrentState(core) : core;
+      if (m !== core) this.trace(`${from.id} sends snapshot ${m.snapshot!.metadata.index} to ${m.to} with its state at ${from.kv.applied}`);
       this.stats.messages++;
       if (m.term > this.stats.maxTerm) this.stats.maxTerm = m.term;
       const out = this.network.send(m);
@@ -204,8 +220,8 @@ export class Simulation implements NodeHost {
     });
   }
 
-  diskDelay(node: SimNode): number {
-    return this.diskDelayFn(node);
+  diskDelay(node: SimNode, write: DiskWrite): number {
+    return this.diskDelayFn(node, write);
   }
 
   schedule(delay: number, fn: () => void): void {
@@ -250,8 +266,18 @@ export class Simulation implements NodeHost {
     this.stats.readsServed++;
   }
 
-  onSnapshotInstalled(): void {
+  onSnapshotInstalled(ahead: number): void {
     this.stats.snapshotsInstalled++;
+    if (ahead > 0) this.stats.snapshotsAhead++;
+  }
+
+  onStateRestoredAtStart(): void {
+    this.stats.statesRestoredAtStart++;
+  }
+
+  onEntrySkipped(e: Entry): void {
+    this.stats.entriesSkipped++;
+    if (e.type === 'confChange') this.stats.confChangesSkipped++;
   }
 
   onLeaderSuspected(): void {
