@@ -95,6 +95,12 @@ export class KuorumNode implements NodeApi {
   private applyBacklog = 0;
   /** The last entry handed to the state machine (it may not have applied it yet). */
   private dispatchedIndex = 0;
+  /**
+   * The last committed entry the core handed out and the loop went through (its conf changes
+   * reached the core), or the snapshot the core installed. The state machine can be ahead of it
+   * (a leader's state as of sending, or a restart): the core hands those entries out again.
+   */
+  private coreHandedOut = 0;
   private readonly pendingConfApplied: { index: number; cc: ConfChange }[] = [];
 
   constructor(
@@ -121,7 +127,7 @@ export class KuorumNode implements NodeApi {
       updatePeers: () => this.updatePeers(),
     });
     this.membershipChanges = new MembershipChanges({ ...parts, settings, status, withRaw, requireMember, isLeader: () => this.isLeader(), members: () => this.members() });
-    this.snapshots = new SnapshotScheduler({ ...parts, settings, isMember });
+    this.snapshots = new SnapshotScheduler({ ...parts, settings, isMember, coreHandedOut: () => this.coreHandedOut });
     this.forwarding = new LeaderForwarding({ ...parts, leader: () => this.lastStatus.leader, requireMember });
     this.proposals = new Waiters<string, WriteOutcome>(() => this.metrics.proposalsFailed.inc({ reason: 'timeout' }));
     this.reads = new ReadBatcher({
@@ -131,6 +137,7 @@ export class KuorumNode implements NodeApi {
     });
     this.raw = this.newRawNode();
     this.lastStatus = this.raw.status();
+    this.coreHandedOut = this.store.storage.snapshot().metadata.index;
     // After a restart: a member of a cluster before (it applied that cluster's state).
     this.everMember = this.isMember() || (this.clusterId !== '' && this.kv.appliedIndex() > 0);
   }
@@ -244,6 +251,7 @@ export class KuorumNode implements NodeApi {
   private restartRaw(): void {
     this.raw = this.newRawNode();
     this.lastStatus = this.raw.status();
+    this.coreHandedOut = this.store.storage.snapshot().metadata.index;
     this.campaignIfSoleVoter();
   }
 
@@ -366,6 +374,7 @@ export class KuorumNode implements NodeApi {
       await this.store.save({ hardState: rd.hardState, entries: rd.entries, snapshot: rd.snapshot }, { sync: rd.mustSync });
       if (rd.mustSync) this.metrics.fsyncDuration.observe(Number(process.hrtime.bigint() - started) / 1e9);
     }
+    if (rd.snapshot) this.coreHandedOut = Math.max(this.coreHandedOut, rd.snapshot.metadata.index);
     if (rd.snapshot && rd.snapshot.metadata.index > this.kv.appliedIndex()) {
       await this.kv.restore(rd.snapshot.data, rd.snapshot.metadata.index);
       this.snapshots.installed(rd.snapshot.metadata.index);
@@ -439,6 +448,7 @@ export class KuorumNode implements NodeApi {
       if (entry.index > handedOut) items.push(item);
     }
     if (items.length > 0) this.dispatchedIndex = items[items.length - 1]!.entry.index;
+    this.coreHandedOut = Math.max(this.coreHandedOut, rd.committedEntries[rd.committedEntries.length - 1]!.index);
     return items;
   }
 

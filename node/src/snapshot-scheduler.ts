@@ -13,6 +13,8 @@ export interface SnapshotSchedulerDeps extends Pick<NodeParts, 'kv' | 'store' | 
   settings: Pick<NodeSettings, 'snapshotThreshold' | 'snapshotCatchupEntries'>;
   /** This node is in its cluster's configuration. */
   isMember(): boolean;
+  /** The last committed entry the core handed out (see KuorumNode.coreHandedOut). */
+  coreHandedOut(): number;
 }
 
 /** The data of a snapshot recorded in the Raft log: none, the state machine holds it. */
@@ -46,7 +48,7 @@ export class SnapshotScheduler {
     // away, so that every member that joins later starts from a snapshot holding it.
     const afterBootstrap = this.lastIndex === 0 && applied > 0 && store.storage.firstIndex() === 1 && this.deps.isMember();
     if (!afterBootstrap && applied - this.lastIndex < settings.snapshotThreshold) return;
-    if (applied > store.storage.lastIndex()) return;
+    if (applied > store.storage.lastIndex() || applied > this.deps.coreHandedOut()) return;
     this.snapshotting = this.take(afterBootstrap)
       .catch((err: unknown) => this.deps.log.warn('taking a snapshot failed; will retry later', { index: applied, err: String(err) }))
       .finally(() => {
@@ -58,7 +60,10 @@ export class SnapshotScheduler {
     const { kv, store, settings } = this.deps;
     // Applies may be in flight: the state machine says which index (and config) is now durable.
     const { index, confState } = await kv.syncState();
-    if (index <= this.lastIndex || index > store.storage.lastIndex()) return;
+    // The state machine ahead of what the core handed out (after installing a leader's state as
+    // of sending, or a restart): the core has yet to go through the entries in between, and the
+    // conf changes among them. Compacting them away now would lose them; wait until it has.
+    if (index <= this.lastIndex || index > store.storage.lastIndex() || index > this.deps.coreHandedOut()) return;
     await store.createSnapshot(index, confState, IN_STATE_MACHINE);
     this.lastIndex = index;
     const compactTo = afterBootstrap ? index : index - settings.snapshotCatchupEntries;

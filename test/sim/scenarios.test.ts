@@ -214,7 +214,7 @@ describe('snapshots carry the state as of sending', () => {
    * snapshot stuck, applies a conf change (a new learner) and more writes up to A' > C. The
    * follower comes back: the leader's snapshot names C but carries its state at A'.
    */
-  function catchUpFromAhead(snapshotIndex: 'state' | 'handedOut', followerSnapshots: 'slow' | 'at once') {
+  function catchUpFromAhead(snapshotIndex: 'waitForCore' | 'state', followerSnapshots: 'slow' | 'at once') {
     const params = calm(3, 51);
     params.core.snapshotEvery = 5;
     params.core.keepEntries = 0;
@@ -303,8 +303,8 @@ describe('snapshots carry the state as of sending', () => {
     expect(() => sim.restart(victim.id)).toThrow(/behind its log's snapshot at \d+, which has no data: it refuses to start/);
   });
 
-  it("snapshots at the core's handed-out index with the core's configuration keep the catch-up right (the fix for F7)", () => {
-    const { sim, leader, follower, learner, caughtUp } = catchUpFromAhead('handedOut', 'at once');
+  it('a node that waits with its snapshot until its core has handed out up to its state keeps the catch-up right (the fix for F7)', () => {
+    const { sim, leader, follower, learner, caughtUp } = catchUpFromAhead('waitForCore', 'at once');
     expect(sim.runTicks(100, caughtUp)).toBe(true);
     expect(follower.status()!.config.learners).toEqual([learner]);
     commitOne(sim, leader);

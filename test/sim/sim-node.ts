@@ -28,11 +28,12 @@ export interface CoreSettings {
   /** ...and keeps this many entries before the snapshot index in its log. */
   keepEntries: number;
   /**
-   * The index a snapshot records: `state`, the state machine's applied index (what the node's
-   * snapshot scheduler does today), or `handedOut`, the last entry the core handed out, with the
-   * core's configuration (see FINDINGS.md F7). Default `state`.
+   * When a snapshot may be taken. `waitForCore` (default, what the node's scheduler does): at the
+   * state machine's applied index, only once the core has handed out every entry up to it.
+   * `state`: at the state machine's applied index even while the core lags behind it — the
+   * node's bug F7 (FINDINGS.md), kept to show the checker catches it.
    */
-  snapshotIndex?: 'state' | 'handedOut';
+  snapshotIndex?: 'waitForCore' | 'state';
 }
 
 /** What a node needs from the simulation around it. */
@@ -600,10 +601,11 @@ export class SimNode {
   }
 
   private takeSnapshot(): void {
-    const atCore = this.host.core.snapshotIndex === 'handedOut';
-    const index = atCore ? Math.min(this.kv.applied, this.coreApplied.index) : this.kv.applied;
+    const index = this.kv.applied;
     if (index <= this.storage.snapshot().metadata.index || index > this.storage.lastIndex()) return;
-    const confState = atCore ? this.coreApplied.confState : this.kv.confState;
+    // The node waits while its state machine is ahead of what its core handed out (F7).
+    if (this.host.core.snapshotIndex !== 'state' && index > this.coreApplied.index) return;
+    const confState = this.kv.confState;
     this.host.checker.checkConfigAsOf(this.id, index, confState, `the configuration of its snapshot at ${index}`);
     const compactTo = index - this.host.core.keepEntries;
     if (compactTo > this.coreApplied.index) {

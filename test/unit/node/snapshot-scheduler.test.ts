@@ -50,7 +50,7 @@ describe('SnapshotScheduler', () => {
       return kv.captureSnapshot(write);
     };
     // Not a member: not the snapshot right after a bootstrap, which compacts the whole log.
-    const scheduler = new SnapshotScheduler({ kv: watched, store, log: quietLog, settings: { snapshotThreshold: 10, snapshotCatchupEntries: 5 }, isMember: () => false });
+    const scheduler = new SnapshotScheduler({ kv: watched, store, log: quietLog, settings: { snapshotThreshold: 10, snapshotCatchupEntries: 5 }, isMember: () => false, coreHandedOut: () => 20 });
     scheduler.maybeStart();
     await scheduler.idle();
 
@@ -61,6 +61,28 @@ describe('SnapshotScheduler', () => {
     expect((await store.readSnapshotData()).length).toBe(0); // the state machine holds the data
   });
 
+  it('waits while the state machine is ahead of what the core handed out: compacting would lose entries the core still needs', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'kuorum-sched-'));
+    cleanup.push(() => rm(dir, { recursive: true, force: true }));
+    const { store, kv } = await open(dir);
+    const entries = Array.from({ length: 20 }, (_, i) => putEntry(i + 1));
+    await store.save({ entries, hardState: { term: 1, vote: '', commit: 20 } }, { sync: true });
+    await (await kv.apply(entries.map((entry) => ({ entry })))).landed;
+    // E.g. restarted: the state is at 20, the core hands the entries after its snapshot out again.
+    let handedOut = 12;
+    const scheduler = new SnapshotScheduler({ kv, store, log: quietLog, settings: { snapshotThreshold: 10, snapshotCatchupEntries: 0 }, isMember: () => false, coreHandedOut: () => handedOut });
+    scheduler.maybeStart();
+    await scheduler.idle();
+    expect(scheduler.lastIndex).toBe(0);
+    expect(store.storage.firstIndex()).toBe(1);
+
+    handedOut = 20;
+    scheduler.maybeStart();
+    await scheduler.idle();
+    expect(scheduler.lastIndex).toBe(20);
+    expect(store.storage.firstIndex()).toBe(21);
+  });
+
   it('waits for `snapshotThreshold` applied entries', async () => {
     const dir = await mkdtemp(path.join(os.tmpdir(), 'kuorum-sched-'));
     cleanup.push(() => rm(dir, { recursive: true, force: true }));
@@ -68,7 +90,7 @@ describe('SnapshotScheduler', () => {
     const entries = Array.from({ length: 9 }, (_, i) => putEntry(i + 1));
     await store.save({ entries }, { sync: true });
     await (await kv.apply(entries.map((entry) => ({ entry })))).landed;
-    const scheduler = new SnapshotScheduler({ kv, store, log: quietLog, settings: { snapshotThreshold: 10, snapshotCatchupEntries: 0 }, isMember: () => false });
+    const scheduler = new SnapshotScheduler({ kv, store, log: quietLog, settings: { snapshotThreshold: 10, snapshotCatchupEntries: 0 }, isMember: () => false, coreHandedOut: () => 9 });
     scheduler.maybeStart();
     await scheduler.idle();
     expect(scheduler.lastIndex).toBe(0);
