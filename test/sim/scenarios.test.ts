@@ -214,8 +214,9 @@ describe('snapshots carry the state as of sending', () => {
    * snapshot stuck, applies a conf change (a new learner) and more writes up to A' > C. The
    * follower comes back: the leader's snapshot names C but carries its state at A'.
    */
-  function catchUpFromAhead(snapshotIndex: 'waitForCore' | 'state', followerSnapshots: 'slow' | 'at once') {
-    const params = calm(3, 51);
+  /** A 3-node cluster snapshotting every 5 entries whose leader commits 8 more while a follower is cut off. */
+  function followerLeftBehind(seed: number, snapshotIndex: 'waitForCore' | 'state' = 'waitForCore') {
+    const params = calm(3, seed);
     params.core.snapshotEvery = 5;
     params.core.keepEntries = 0;
     params.core.snapshotIndex = snapshotIndex;
@@ -225,6 +226,11 @@ describe('snapshots carry the state as of sending', () => {
     const follower = [...sim.nodes.values()].find((n) => n !== leader)!;
     for (const other of sim.nodes.keys()) if (other !== follower.id) sim.disconnect(follower.id, other);
     for (let i = 0; i < 8; i++) commitOne(sim, leader);
+    return { params, sim, leader, follower };
+  }
+
+  function catchUpFromAhead(snapshotIndex: 'waitForCore' | 'state', followerSnapshots: 'slow' | 'at once') {
+    const { params, sim, leader, follower } = followerLeftBehind(51, snapshotIndex);
     const c = leader.storage.snapshot().metadata.index;
     expect(c, 'the leader compacted its log past the follower').toBeGreaterThan(follower.storage.lastIndex());
     sim.diskDelayFn = (n, write) => (write === 'snapshot' && (n === leader || followerSnapshots === 'slow') ? 1_000_000 : 0);
@@ -264,15 +270,7 @@ describe('snapshots carry the state as of sending', () => {
   });
 
   it("a crash between saving a leader's snapshot and restoring the state from it: the restart restores it from the disk", () => {
-    const params = calm(3, 52);
-    params.core.snapshotEvery = 5;
-    params.core.keepEntries = 0;
-    const sim = new Simulation(params);
-    const leader = electLeader(sim);
-    commitOne(sim, leader);
-    const follower = [...sim.nodes.values()].find((n) => n !== leader)!;
-    for (const other of sim.nodes.keys()) if (other !== follower.id) sim.disconnect(follower.id, other);
-    for (let i = 0; i < 8; i++) commitOne(sim, leader);
+    const { sim, leader, follower } = followerLeftBehind(52);
     sim.diskDelayFn = (n, write) => (n === follower && write === 'persist' ? 50 : 0);
     const outcomes = [true, false]; // the batch with the snapshot is on disk, the state restore is not
     sim.crashOutcomeFn = () => outcomes.shift() ?? false;

@@ -25,24 +25,25 @@ function putEntry(index: number): Entry {
   return { term: 1, index, type: 'normal', data: encodeCommand({ op: 'put', requestId: `r${index}`, key: `k${index}`, value: new TextEncoder().encode(`v${index}`) }) };
 }
 
-async function open(dir: string): Promise<{ store: RaftLogStore; kv: StateMachine }> {
+/** A real Raft log and state machine in a fresh data dir, with `n` put entries saved, committed and applied. */
+async function applied(n: number): Promise<{ store: RaftLogStore; kv: StateMachine }> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'kuorum-sched-'));
+  cleanup.push(() => rm(dir, { recursive: true, force: true }));
   const store = await RaftLogStore.open(dir);
   const kv = await openStateMachine(dir, { historyWindow: 100 });
   cleanup.push(async () => {
     await kv.close();
     await store.close();
   });
+  const entries = Array.from({ length: n }, (_, i) => putEntry(i + 1));
+  await store.save({ entries, hardState: { term: 1, vote: '', commit: n } }, { sync: true });
+  await (await kv.apply(entries.map((entry) => ({ entry })))).landed;
   return { store, kv };
 }
 
 describe('SnapshotScheduler', () => {
   it('records the synced state as the snapshot without encoding it, and compacts the log behind it', async () => {
-    const dir = await mkdtemp(path.join(os.tmpdir(), 'kuorum-sched-'));
-    cleanup.push(() => rm(dir, { recursive: true, force: true }));
-    const { store, kv } = await open(dir);
-    const entries = Array.from({ length: 20 }, (_, i) => putEntry(i + 1));
-    await store.save({ entries, hardState: { term: 1, vote: '', commit: 20 } }, { sync: true });
-    await (await kv.apply(entries.map((entry) => ({ entry })))).landed;
+    const { store, kv } = await applied(20);
     let encoded = 0;
     const watched = Object.create(kv) as StateMachine;
     watched.captureSnapshot = (write) => {
@@ -62,12 +63,7 @@ describe('SnapshotScheduler', () => {
   });
 
   it('waits while the state machine is ahead of what the core handed out: compacting would lose entries the core still needs', async () => {
-    const dir = await mkdtemp(path.join(os.tmpdir(), 'kuorum-sched-'));
-    cleanup.push(() => rm(dir, { recursive: true, force: true }));
-    const { store, kv } = await open(dir);
-    const entries = Array.from({ length: 20 }, (_, i) => putEntry(i + 1));
-    await store.save({ entries, hardState: { term: 1, vote: '', commit: 20 } }, { sync: true });
-    await (await kv.apply(entries.map((entry) => ({ entry })))).landed;
+    const { store, kv } = await applied(20);
     // E.g. restarted: the state is at 20, the core hands the entries after its snapshot out again.
     let handedOut = 12;
     const scheduler = new SnapshotScheduler({ kv, store, log: quietLog, settings: { snapshotThreshold: 10, snapshotCatchupEntries: 0 }, isMember: () => false, coreHandedOut: () => handedOut });
@@ -84,12 +80,7 @@ describe('SnapshotScheduler', () => {
   });
 
   it('waits for `snapshotThreshold` applied entries', async () => {
-    const dir = await mkdtemp(path.join(os.tmpdir(), 'kuorum-sched-'));
-    cleanup.push(() => rm(dir, { recursive: true, force: true }));
-    const { store, kv } = await open(dir);
-    const entries = Array.from({ length: 9 }, (_, i) => putEntry(i + 1));
-    await store.save({ entries }, { sync: true });
-    await (await kv.apply(entries.map((entry) => ({ entry })))).landed;
+    const { store, kv } = await applied(9);
     const scheduler = new SnapshotScheduler({ kv, store, log: quietLog, settings: { snapshotThreshold: 10, snapshotCatchupEntries: 0 }, isMember: () => false, coreHandedOut: () => 9 });
     scheduler.maybeStart();
     await scheduler.idle();
