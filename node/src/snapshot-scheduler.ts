@@ -5,7 +5,7 @@
  * The state machine's LevelDB is the snapshot. Taking one makes the applied state durable (one
  * synced write), records its index, term and ConfState in the Raft log and compacts the log:
  * nothing is encoded or copied. A follower that needs a snapshot gets the state as of sending,
- * streamed from the state machine (see snapshotSource()).
+ * streamed from the state machine (state-snapshot-source.ts).
  */
 import type { NodeParts, NodeSettings } from './node-settings.js';
 
