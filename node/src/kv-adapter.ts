@@ -66,10 +66,6 @@ export class KvStoreAdapter implements StateMachine {
     }
   }
 
-  snapshotData(): Promise<Uint8Array> {
-    return this.store.snapshotData();
-  }
-
   captureSnapshot<T>(write: (state: CapturedState) => Promise<T>): Promise<T> {
     return this.store.streamSnapshot(write);
   }

@@ -62,7 +62,6 @@ export interface StateMachine {
   list(prefix: string, limit: number): Promise<KvList>;
   /** Throws GoneError (410) for a compacted fromRevision; onEnd reports a watch ended by the store (e.g. a snapshot restore). */
   watch(prefix: string, fromRevision: number, onEvent: (e: WatchEvent) => void, onEnd?: (err: Error) => void): WatchHandle;
-  snapshotData(): Promise<Uint8Array>;
   /**
    * The state as a Raft snapshot's data, with the index and ConfState it was taken at (applies
    * already handed to apply() are included; later ones are not), handed to `write`; the state is
