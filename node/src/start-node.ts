@@ -30,12 +30,14 @@ export async function startNode(cfg: NodeConfig, log: JsonLogger, opts: StartOpt
   let { identity } = await openIdentity(cfg.dataDir, { name: cfg.name });
   const removal = await readRemovalMark(cfg.dataDir, identity);
   if (removal) log.warn('this data dir belongs to a member removed from its cluster: it starts as removed and never campaigns; empty the data dir to join as a new member', { ...removal });
-  const store = await RaftLogStore.open(cfg.dataDir);
-  let kv;
+  // The state machine's LevelDB first: its lock keeps a second process off this data dir,
+  // the Raft log (a plain WAL) has none of its own.
+  const kv = await openStateMachine(cfg.dataDir, { historyWindow: cfg.watchHistory, keyCacheBytes: cfg.keyCacheBytes });
+  let store;
   try {
-    kv = await openStateMachine(cfg.dataDir, { historyWindow: cfg.watchHistory, keyCacheBytes: cfg.keyCacheBytes });
+    store = await RaftLogStore.open(cfg.dataDir);
   } catch (err) {
-    await store.close();
+    await kv.close();
     throw err;
   }
   try {

@@ -5,10 +5,11 @@ export type DataDirErrorCode =
   | 'identity_corrupt' // member.json cannot be parsed or misses fields
   | 'identity_missing' // the data dir holds Raft or state data but no member.json
   | 'removal_mark_corrupt' // removed.json cannot be parsed or names another member or cluster
-  | 'log_corrupt' // the Raft log LevelDB is damaged or inconsistent
+  | 'log_corrupt' // the Raft log (WAL) is damaged or inconsistent
+  | 'log_format' // the Raft log is in a format this version cannot read (an older kuorum's LevelDB log)
   | 'snapshot_corrupt' // a snapshot file is missing, truncated or fails its checksum
   | 'state_behind_snapshot' // the state machine is behind the Raft log's snapshot, whose data is that state
-  | 'locked' // another running process holds the LevelDB lock
+  | 'locked' // another running process holds the state machine's LevelDB lock
   | 'io'; // any other failure to read or write the data dir
 
 /**

@@ -1,38 +1,22 @@
-import { access, mkdir } from 'node:fs/promises';
+import { mkdir, open as openFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 // Only the log's own modules: the storage needs no part of the consensus engine.
-import { writeBatch, type BatchWriter } from '../level-batch.js';
 import { SnapshotOutOfDateError, UnavailableError } from '../raft/errors.js';
 import { MemoryStorage } from '../raft/memory-storage.js';
 import type { ConfState, Entry, HardState, Snapshot, SnapshotMetadata } from '../raft/types.js';
 import { DataDirError } from './errors.js';
-import { openBytesLevel, type BytesLevel } from './level.js';
-import {
-  COMPACTED_KEY,
-  ENTRY_RANGE,
-  HARD_STATE_KEY,
-  SNAPSHOT_META_KEY,
-  decodeEntry,
-  decodeHardState,
-  decodePosition,
-  encodeEntry,
-  encodeHardState,
-  encodePosition,
-  entryIndexOfKey,
-  entryKey,
-  type LogPosition,
-} from './log-codec.js';
-import { openSnapshotFile, pruneSnapshotFiles, readSnapshotFile, verifySnapshotFile, writeSnapshotFile, type SnapshotData, type SnapshotFileReader, type SnapshotFileRef } from './snapshot-files.js';
+import { openSnapshotFile, pruneSnapshotFiles, readSnapshotFile, verifySnapshotFile, writeSnapshotFile, type SnapshotData, type SnapshotFileReader } from './snapshot-files.js';
+import { encodeRecords, type SnapshotRecord, type WalRecord } from './wal/record-codec.js';
+import { InconsistentLogError, LogReplay, type ReplayedLog } from './wal/replay.js';
+import { listSegments, readSegment, removeLeftovers } from './wal/segment-files.js';
+import { WalWriter, type SegmentInfo } from './wal/wal-writer.js';
 
 /**
- * The Raft log's LevelDB memtable: 1 MiB instead of LevelDB's 4 MiB. The log is read back only
- * when the node starts (the mirror serves every read after that), so a large memtable buys no
- * reads, and it and the one being written out are held in memory. The smaller one changed no
- * put ×64 server CPU µs/op in the bench; after its 200,000-key load, the leader's state LevelDB
- * had 52-54 MiB of tables resident instead of 59-63 (both databases share LevelDB's one
- * background thread; the log's shorter flushes likely let the state's compactions keep up).
+ * Bytes of one WAL segment (each is zero-filled before use). Small enough that opening a store
+ * (which starts a segment) stays cheap; at the bench's write rate a segment lasts seconds, and a
+ * rollover costs one fdatasync, a rename and a directory fsync.
  */
-export const RAFT_LOG_WRITE_BUFFER_BYTES = 1024 * 1024;
+export const WAL_SEGMENT_BYTES = 4 * 1024 * 1024;
 
 /** The mirror's snapshots carry metadata only: their data stays in the file. */
 const NO_DATA = new Uint8Array();
@@ -50,55 +34,66 @@ export interface SaveOptions {
   sync?: boolean;
 }
 
-interface SnapshotRecord extends SnapshotFileRef {
-  confState: ConfState;
+export interface RaftLogStoreOptions {
+  /** Default WAL_SEGMENT_BYTES; tests use small segments to exercise rollover and deletion. */
+  segmentBytes?: number;
 }
 
 /**
- * The durable Raft log of one member: hard state, entries, snapshot metadata in
- * `<dataDir>/raft` (LevelDB) and the snapshot data in `<dataDir>/snap`.
+ * The durable Raft log of one member: hard state, entries and snapshot metadata in a
+ * write-ahead log (`<dataDir>/wal`), the snapshot data in `<dataDir>/snap`.
  *
- * `storage` is an in-memory mirror the core reads synchronously; every method here writes
- * LevelDB first and updates the mirror only once the write succeeded, so the mirror never
- * shows what a crash could take back. Calls are serialized in the order they are made.
- * After a failed write the store refuses further writes (the disk state is unknown): the
- * node must stop and restart from what is on disk.
+ * `storage` is an in-memory mirror the core reads synchronously; every method here writes the
+ * WAL first and updates the mirror only once the write succeeded, so the mirror never shows what
+ * a crash could take back. Calls are serialized in the order they are made. After a failed write
+ * the store refuses further writes (the disk state is unknown): the node must stop and restart
+ * from what is on disk.
+ *
+ * The WAL has no lock of its own: the caller must hold the data dir (the node opens the state
+ * machine's LevelDB, whose lock refuses a second process, before it opens the log).
  *
  * The mirror's snapshot holds metadata only (its `data` is empty), so a large state is not kept
  * in memory twice: readSnapshotData() and openSnapshotData() read it from the file.
  */
 export class RaftLogStore {
   readonly storage: MemoryStorage;
-  readonly raftDir: string;
+  readonly walDir: string;
   readonly snapDir: string;
-  private readonly db: BytesLevel;
+  private readonly writer: WalWriter;
   private snap: SnapshotRecord | null;
   private queue: Promise<unknown> = Promise.resolve();
   private failure: Error | null = null;
   private closed = false;
 
-  private constructor(db: BytesLevel, raftDir: string, snapDir: string, storage: MemoryStorage, snap: SnapshotRecord | null) {
-    this.db = db;
-    this.raftDir = raftDir;
+  private constructor(writer: WalWriter, walDir: string, snapDir: string, storage: MemoryStorage, snap: SnapshotRecord | null) {
+    this.writer = writer;
+    this.walDir = walDir;
     this.snapDir = snapDir;
     this.storage = storage;
     this.snap = snap;
   }
 
   /** Opens the log in `dataDir`, creating it if empty, and loads the mirror. Refuses damaged data with a DataDirError. */
-  static async open(dataDir: string): Promise<RaftLogStore> {
-    const raftDir = join(dataDir, 'raft');
+  static async open(dataDir: string, opts: RaftLogStoreOptions = {}): Promise<RaftLogStore> {
+    const walDir = join(dataDir, 'wal');
     const snapDir = join(dataDir, 'snap');
-    await mkdir(dataDir, { recursive: true });
-    const db = await openBytesLevel(raftDir, 'Raft log', { writeBufferSize: RAFT_LOG_WRITE_BUFFER_BYTES });
+    await refuseLevelDbLog(dataDir);
     try {
-      const { storage, snap } = await loadMirror(db, raftDir, snapDir);
-      await pruneSnapshotFiles(snapDir, snap?.file ?? null);
-      return new RaftLogStore(db, raftDir, snapDir, storage, snap);
+      await mkdir(walDir, { recursive: true });
+      await removeLeftovers(walDir);
     } catch (err) {
-      await db.close();
-      throw err;
+      throw new DataDirError('io', walDir, `cannot open the Raft log: ${(err as Error).message}`, { cause: err });
     }
+    const { replayed, segments } = await replaySegments(walDir);
+    const { storage, snap } = await buildMirror(replayed, walDir, snapDir);
+    let writer: WalWriter;
+    try {
+      writer = await WalWriter.start(walDir, opts.segmentBytes ?? WAL_SEGMENT_BYTES, segments, headerRecords(storage, snap));
+    } catch (err) {
+      throw new DataDirError('io', walDir, `cannot start a Raft log segment: ${(err as Error).message}`, { cause: err });
+    }
+    await pruneSnapshotFiles(snapDir, snap?.file ?? null);
+    return new RaftLogStore(writer, walDir, snapDir, storage, snap);
   }
 
   /** True when nothing was ever persisted: no term, no entries, no snapshot, not even one at index 0 (a fresh, unjoined member). */
@@ -107,10 +102,15 @@ export class RaftLogStore {
     return this.snap === null && s.hardStateNow().term === 0 && s.lastIndex() === 0;
   }
 
+  /** The WAL's segments, oldest first (for tests and diagnostics). */
+  segments(): readonly SegmentInfo[] {
+    return this.writer.liveSegments;
+  }
+
   /**
-   * Persists one Ready in ONE LevelDB batch (fsynced unless opts.sync is false), then updates
-   * the mirror. Order of effects: the snapshot replaces the log, then entries are appended
-   * (a conflicting suffix is deleted), then the hard state is set.
+   * Persists one Ready as one append to the WAL (fdatasynced unless opts.sync is false), then
+   * updates the mirror. Order of effects: the snapshot replaces the log, then entries are
+   * appended (a conflicting suffix is replaced), then the hard state is set.
    */
   save(update: LogUpdate, opts: SaveOptions = {}): Promise<void> {
     return this.serialize(() => this.doSave(update, opts.sync ?? true));
@@ -118,7 +118,7 @@ export class RaftLogStore {
 
   /**
    * Records a snapshot of the applied state at `index` (the data goes to a checksummed file,
-   * the metadata to LevelDB, fsynced). Does not drop entries: call compact() for that.
+   * the metadata to the WAL, fsynced). Does not drop entries: call compact() for that.
    * The file is written before the call joins the write queue, so saves are not held up while a
    * large snapshot goes to disk; only recording it runs in order with them. Each part of `data`
    * is written before the next is asked for (the caller may free it then).
@@ -159,7 +159,7 @@ export class RaftLogStore {
     if (this.closed) return;
     this.closed = true;
     await this.queue.catch(() => undefined);
-    await this.db.close();
+    await this.writer.close();
   }
 
   private serialize<T>(op: () => Promise<T>): Promise<T> {
@@ -181,56 +181,48 @@ export class RaftLogStore {
     return result;
   }
 
-  /** One atomic batch; a failure of `fill` writes nothing, a failure of the write marks the store failed. */
-  private write<T>(sync: boolean, fill: (batch: BatchWriter) => T | Promise<T>): Promise<T> {
-    return writeBatch(this.db, fill, { sync, onWriteError: (err) => new WriteFailure(err) });
+  /** Appends records; a failure marks the store failed (what reached the disk is unknown). */
+  private async append(records: WalRecord[], maxIndex: number, sync: boolean): Promise<void> {
+    try {
+      if (records.length === 0) {
+        if (sync) await this.writer.sync();
+        return;
+      }
+      await this.writer.append(encodeRecords(records), maxIndex, sync, () => headerRecords(this.storage, this.snap));
+    } catch (err) {
+      throw new WriteFailure(err);
+    }
   }
 
   private async doSave(update: LogUpdate, sync: boolean): Promise<void> {
-    // A received snapshot replaces the log: always fsynced.
-    const saved = await this.write(sync || update.snapshot !== undefined, (batch) => this.fillSave(batch, update));
-    await this.afterSave(update, saved);
-  }
-
-  /** Puts one Ready's changes into `batch`; returns what the mirror needs once it is written. */
-  private async fillSave(batch: BatchWriter, update: LogUpdate): Promise<{ entries: Entry[]; newSnap: SnapshotRecord | null }> {
     const mirror = this.storage;
     let compacted = mirror.firstIndex() - 1;
     let last = mirror.lastIndex();
-    let newSnap: SnapshotRecord | null = null;
+    const records: WalRecord[] = [];
 
     if (update.snapshot) {
       const meta = update.snapshot.metadata;
       const current = mirror.snapshot().metadata.index;
       if (meta.index <= current && current !== 0) throw new SnapshotOutOfDateError(meta.index, current);
-      for (let i = compacted + 1; i <= last; i++) batch.del(entryKey(i));
       compacted = meta.index;
       last = meta.index;
     }
-
     let entries = update.entries ?? [];
     checkContiguous(entries);
     if (entries.length > 0 && entries[0]!.index <= compacted) entries = entries.filter((e) => e.index > compacted);
-    if (entries.length > 0) {
-      const first = entries[0]!.index;
-      if (first > last + 1) throw new UnavailableError(first); // a gap would break log matching
-      const newLast = entries[entries.length - 1]!.index;
-      for (const e of entries) batch.put(entryKey(e.index), encodeEntry(e));
-      for (let i = newLast + 1; i <= last; i++) batch.del(entryKey(i));
-    }
-    if (update.hardState) batch.put(HARD_STATE_KEY, encodeHardState(update.hardState));
-    if (update.snapshot) {
-      // Written only once the update is known valid; a crash before the batch leaves an unreferenced file that open() prunes.
-      const meta = update.snapshot.metadata;
-      newSnap = await this.writeSnapshot(meta, update.snapshot.data);
-      batch.put(SNAPSHOT_META_KEY, encodeSnapshotRecord(newSnap));
-      batch.put(COMPACTED_KEY, encodePosition({ index: meta.index, term: meta.term }));
-    }
-    return { entries, newSnap };
-  }
+    if (entries.length > 0 && entries[0]!.index > last + 1) throw new UnavailableError(entries[0]!.index); // a gap would break log matching
 
-  private async afterSave(update: LogUpdate, { entries, newSnap }: { entries: Entry[]; newSnap: SnapshotRecord | null }): Promise<void> {
-    const mirror = this.storage;
+    let newSnap: SnapshotRecord | null = null;
+    if (update.snapshot) {
+      // Written only once the update is known valid; a crash before the append leaves an unreferenced file that open() prunes.
+      newSnap = await this.writeReceivedSnapshot(update.snapshot.metadata, update.snapshot.data);
+      records.push({ kind: 'snapshot', snapshot: newSnap, replacesLog: true });
+    }
+    if (entries.length > 0) records.push({ kind: 'entries', entries });
+    if (update.hardState) records.push({ kind: 'hardState', hardState: update.hardState });
+    // A received snapshot replaces the log: always fsynced.
+    await this.append(records, entries.at(-1)?.index ?? 0, sync || update.snapshot !== undefined);
+
     if (update.snapshot && newSnap) {
       mirror.applySnapshot({ metadata: update.snapshot.metadata, data: NO_DATA });
       this.snap = newSnap;
@@ -253,8 +245,8 @@ export class RaftLogStore {
     // (and its save pruned this file), or the log may have been truncated below its index.
     this.checkSnapshotIndex(record.index);
     if (mirror.term(record.index) !== record.term) throw new Error(`the log changed under the snapshot at index ${record.index}; not recorded`);
-    await access(join(this.snapDir, record.file));
-    await this.write(true, (batch) => batch.put(SNAPSHOT_META_KEY, encodeSnapshotRecord(record)));
+    await stat(join(this.snapDir, record.file));
+    await this.append([{ kind: 'snapshot', snapshot: record, replacesLog: false }], 0, true);
     const snap = mirror.createSnapshot(record.index, record.confState, NO_DATA);
     this.snap = record;
     await pruneSnapshotFiles(this.snapDir, record.file);
@@ -267,16 +259,18 @@ export class RaftLogStore {
     if (upTo <= compacted) return;
     const snapIndex = mirror.snapshot().metadata.index;
     if (upTo > snapIndex) throw new Error(`cannot compact the log up to ${upTo}: the latest snapshot is at ${snapIndex}`);
-    const position = encodePosition({ index: upTo, term: mirror.term(upTo) });
-    // Not fsynced: losing a compaction in a crash only brings back entries the snapshot covers.
-    await this.write(false, (batch) => {
-      for (let i = compacted + 1; i <= upTo; i++) batch.del(entryKey(i));
-      batch.put(COMPACTED_KEY, position);
-    });
+    // Not fsynced: losing a compaction in a crash only brings back entries the snapshot covers
+    // (deleting segments below it syncs first).
+    await this.append([{ kind: 'compacted', position: { index: upTo, term: mirror.term(upTo) } }], 0, false);
     mirror.compact(upTo);
+    try {
+      await this.writer.deleteThrough(upTo);
+    } catch (err) {
+      throw new WriteFailure(err);
+    }
   }
 
-  private async writeSnapshot(meta: SnapshotMetadata, data: Uint8Array): Promise<SnapshotRecord> {
+  private async writeReceivedSnapshot(meta: SnapshotMetadata, data: Uint8Array): Promise<SnapshotRecord> {
     try {
       const ref = await writeSnapshotFile(this.snapDir, meta.index, meta.term, data);
       return { ...ref, confState: { voters: [...meta.confState.voters], learners: [...meta.confState.learners] } };
@@ -301,74 +295,106 @@ function checkContiguous(entries: Entry[]): void {
   }
 }
 
-function encodeSnapshotRecord(r: SnapshotRecord): Buffer {
-  return Buffer.from(JSON.stringify(r), 'utf8');
+/** What a new segment starts with: the log's state, so that older segments can be deleted. */
+function headerRecords(mirror: MemoryStorage, snap: SnapshotRecord | null): Buffer {
+  const records: WalRecord[] = [];
+  if (snap) records.push({ kind: 'snapshot', snapshot: snap, replacesLog: false });
+  const compacted = mirror.firstIndex() - 1;
+  records.push({ kind: 'compacted', position: { index: compacted, term: mirror.term(compacted) } });
+  const hs = mirror.hardStateNow();
+  if (hs.term !== 0 || hs.commit !== 0 || hs.vote !== '') records.push({ kind: 'hardState', hardState: hs });
+  return encodeRecords(records);
 }
 
-function decodeSnapshotRecord(buf: Buffer): SnapshotRecord {
-  const r = JSON.parse(buf.toString('utf8')) as Partial<SnapshotRecord>;
-  const ok =
-    typeof r.file === 'string' &&
-    Number.isSafeInteger(r.index) &&
-    Number.isSafeInteger(r.term) &&
-    Number.isSafeInteger(r.crc) &&
-    Array.isArray(r.confState?.voters) &&
-    Array.isArray(r.confState?.learners);
-  if (!ok) throw new Error('snapshot metadata misses fields');
-  return r as SnapshotRecord;
+function corrupt(walDir: string, what: string, cause?: unknown): DataDirError {
+  return new DataDirError('log_corrupt', walDir, `the Raft log is inconsistent: ${what}; restore this member from a backup or replace it with an empty one`, { cause });
 }
 
-async function loadMirror(db: BytesLevel, raftDir: string, snapDir: string): Promise<{ storage: MemoryStorage; snap: SnapshotRecord | null }> {
-  const corrupt = (what: string, cause?: unknown): DataDirError =>
-    new DataDirError('log_corrupt', raftDir, `the Raft log is inconsistent: ${what}; restore this member from a backup or replace it with an empty one`, { cause });
-
-  let hardState: HardState | undefined;
-  let compacted: LogPosition = { index: 0, term: 0 };
-  let snap: SnapshotRecord | null = null;
-  try {
-    const hs = await db.get(HARD_STATE_KEY);
-    if (hs) hardState = decodeHardState(hs);
-    const c = await db.get(COMPACTED_KEY);
-    if (c) compacted = decodePosition(c);
-    const s = await db.get(SNAPSHOT_META_KEY);
-    if (s) snap = decodeSnapshotRecord(s);
-  } catch (err) {
-    if (err instanceof DataDirError) throw err;
-    throw corrupt(`cannot read its metadata (${(err as Error).message})`, err);
+/** A data dir from before the WAL holds its log in `raft/` (LevelDB): refuse rather than start empty. */
+async function refuseLevelDbLog(dataDir: string): Promise<void> {
+  const old = join(dataDir, 'raft');
+  const found = await stat(old).then(
+    () => true,
+    () => false,
+  );
+  if (found) {
+    throw new DataDirError('log_format', old, 'the data dir holds a Raft log in the LevelDB format of an older kuorum, which this version cannot read; remove this member from its cluster, empty the data dir and add it again');
   }
+}
 
-  const snapIndex = snap?.index ?? 0;
-  if (compacted.index > snapIndex) throw corrupt(`entries up to ${compacted.index} were dropped but the snapshot is only at ${snapIndex}`);
+/**
+ * Reads every segment and replays its records. A damaged record ends the log only in the last
+ * segment (a write torn by a crash; that segment is cut back to its last whole record). Anywhere
+ * else it means the disk lost data that was acknowledged: refused.
+ */
+async function replaySegments(walDir: string): Promise<{ replayed: ReplayedLog; segments: SegmentInfo[] }> {
+  const found = await listSegments(walDir);
+  const replay = new LogReplay();
+  const segments: SegmentInfo[] = [];
+  for (const [i, { seq, path }] of found.entries()) {
+    let contents;
+    try {
+      contents = await readSegment(path);
+    } catch (err) {
+      throw new DataDirError('io', path, `cannot read a Raft log segment: ${(err as Error).message}`, { cause: err });
+    }
+    const isLast = i === found.length - 1;
+    if (contents.damage && !isLast) throw corrupt(walDir, `segment ${path}: ${contents.damage}`);
+    let maxIndex = 0;
+    try {
+      for (const record of contents.records) {
+        replay.apply(record);
+        if (record.kind === 'entries') maxIndex = Math.max(maxIndex, record.entries.at(-1)!.index);
+      }
+    } catch (err) {
+      if (err instanceof InconsistentLogError) throw corrupt(walDir, `segment ${path}: ${err.message}`, err);
+      throw err;
+    }
+    if (isLast) {
+      await cutBack(path, contents.validBytes);
+      if (contents.validBytes === 0) continue; // nothing was written to it: dropped above
+    }
+    segments.push({ seq, path, maxIndex });
+  }
+  try {
+    return { replayed: replay.finish(), segments };
+  } catch (err) {
+    if (err instanceof InconsistentLogError) throw corrupt(walDir, err.message, err);
+    throw err;
+  }
+}
+
+/** Cuts the last segment back to its whole records (durably, before any newer segment exists), or removes it when it has none. */
+async function cutBack(path: string, validBytes: number): Promise<void> {
+  try {
+    const handle = await openFile(path, 'r+');
+    try {
+      await handle.truncate(validBytes);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    if (validBytes === 0) await rm(path, { force: true });
+  } catch (err) {
+    throw new DataDirError('io', path, `cannot cut back the last Raft log segment: ${(err as Error).message}`, { cause: err });
+  }
+}
+
+async function buildMirror({ hardState, compacted, snapshot: snap, entries }: ReplayedLog, walDir: string, snapDir: string): Promise<{ storage: MemoryStorage; snap: SnapshotRecord | null }> {
   if (snap) await verifySnapshotFile(snapDir, snap);
-  const data = NO_DATA;
-
   const storage = new MemoryStorage();
   if (snap && compacted.index === snap.index) {
-    if (compacted.term !== snap.term) throw corrupt(`the snapshot term ${snap.term} differs from the compacted term ${compacted.term}`);
-    storage.applySnapshot({ metadata: { index: snap.index, term: snap.term, confState: snap.confState }, data });
+    if (compacted.term !== snap.term) throw corrupt(walDir, `the snapshot term ${snap.term} differs from the compacted term ${compacted.term}`);
+    storage.applySnapshot({ metadata: { index: snap.index, term: snap.term, confState: snap.confState }, data: NO_DATA });
   } else if (compacted.index > 0) {
     // The log keeps a tail before the snapshot: start the mirror at the compaction point.
-    storage.applySnapshot({ metadata: { index: compacted.index, term: compacted.term, confState: snap!.confState }, data: new Uint8Array() });
-  }
-
-  const entries: Entry[] = [];
-  try {
-    for await (const [key, value] of db.iterator(ENTRY_RANGE)) {
-      const index = entryIndexOfKey(key);
-      const expected = compacted.index + 1 + entries.length;
-      if (index !== expected) throw corrupt(`expected entry ${expected}, found entry ${index}`);
-      entries.push(decodeEntry(index, value));
-    }
-  } catch (err) {
-    if (err instanceof DataDirError) throw err;
-    throw corrupt(`cannot read its entries (${(err as Error).message})`, err);
+    storage.applySnapshot({ metadata: { index: compacted.index, term: compacted.term, confState: snap!.confState }, data: NO_DATA });
   }
   storage.append(entries);
-
   if (snap && compacted.index < snap.index) {
-    if (snap.index > storage.lastIndex()) throw corrupt(`the snapshot at ${snap.index} is past the last entry ${storage.lastIndex()}`);
-    if (storage.term(snap.index) !== snap.term) throw corrupt(`the snapshot term ${snap.term} differs from the entry term ${storage.term(snap.index)}`);
-    storage.createSnapshot(snap.index, snap.confState, data);
+    if (snap.index > storage.lastIndex()) throw corrupt(walDir, `the snapshot at ${snap.index} is past the last entry ${storage.lastIndex()}`);
+    if (storage.term(snap.index) !== snap.term) throw corrupt(walDir, `the snapshot term ${snap.term} differs from the entry term ${storage.term(snap.index)}`);
+    storage.createSnapshot(snap.index, snap.confState, NO_DATA);
   }
   if (hardState) storage.setHardState(hardState);
   return { storage, snap };

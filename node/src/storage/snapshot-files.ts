@@ -6,7 +6,7 @@ import { syncDir, writeFileAtomicWith } from './fs-atomic.js';
 
 // A snapshot file: magic (8 bytes), CRC-32 of everything after it (4), index (u64), term (u64),
 // data length (u64), data. The checksum catches a torn or bit-rotted file; the header fields
-// are checked against the metadata LevelDB recorded for it.
+// are checked against the metadata the Raft log recorded for it.
 const MAGIC = Buffer.from('KQSNAP1\n', 'latin1');
 const HEADER = MAGIC.length + 4 + 24;
 const TWO_32 = 2 ** 32;

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { RaftLogStore } from '../../../node/src/storage/index.js';
+import { CRASH_SEGMENT_BYTES } from './fixtures/crash-segment-bytes.js';
 import type { Acked } from './fixtures/log-writer.js';
 import { forkTs, killHard, nextMessage } from './fixtures/fork-ts.js';
 import { useTempDirs } from './temp-dir.js';
@@ -10,7 +11,7 @@ const decoder = new TextDecoder();
 
 /** Reopens the store after a SIGKILL and checks every invariant against the last durable ack. */
 async function checkRecovered(dir: string, acked: Acked | null): Promise<void> {
-  const store = await RaftLogStore.open(dir); // open itself refuses a non-contiguous log
+  const store = await RaftLogStore.open(dir, { segmentBytes: CRASH_SEGMENT_BYTES }); // open itself refuses a non-contiguous log
   try {
     const s = store.storage;
     const hs = s.hardStateNow();

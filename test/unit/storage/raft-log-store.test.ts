@@ -213,23 +213,3 @@ describe('RaftLogStore', () => {
     await expect(RaftLogStore.open(dir)).rejects.toThrow(/snapshot file is corrupted: checksum mismatch/);
   });
 });
-
-describe('RaftLogStore memory', () => {
-  it('writes its LevelDB memtable out after about a megabyte of entries, not after LevelDB default 4 MiB', async () => {
-    const dir = await tempDir();
-    const store = await RaftLogStore.open(dir);
-    const data = new Uint8Array(1000).fill(7);
-    for (let i = 0; i < 3; i++) {
-      await store.save({ entries: Array.from({ length: 1000 }, (_, j) => ({ term: 1, index: i * 1000 + j + 1, type: 'normal' as const, data })) }, { sync: false });
-    }
-    // ~3 MB of entries: a 4 MiB memtable would still hold them all (no table file yet).
-    const deadline = Date.now() + 10_000;
-    let tables: string[] = [];
-    while (tables.length === 0 && Date.now() < deadline) {
-      tables = (await readdir(join(dir, 'raft'))).filter((f) => f.endsWith('.ldb'));
-      if (tables.length === 0) await new Promise((r) => setTimeout(r, 20));
-    }
-    expect(tables.length).toBeGreaterThan(0);
-    await store.close();
-  });
-});

@@ -1,13 +1,26 @@
-import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ClassicLevel } from 'classic-level';
 import { describe, expect, it } from 'vitest';
 import { DataDirError, RaftLogStore } from '../../../node/src/storage/index.js';
-import { forkTs, killHard, nextMessage } from './fixtures/fork-ts.js';
+import { readSegment } from '../../../node/src/storage/wal/segment-files.js';
 import { useTempDirs } from './temp-dir.js';
 
 const tempDir = useTempDirs('refuse');
-const writer = new URL('./fixtures/log-writer.ts', import.meta.url);
+/** Segments of a few records each, so that a short log spans several. */
+const SMALL = { segmentBytes: 4096 };
+
+async function segmentFiles(dir: string): Promise<string[]> {
+  return (await readdir(join(dir, 'wal'))).filter((n) => n.endsWith('.wal')).sort().map((n) => join(dir, 'wal', n));
+}
+
+/** A log whose entries fill at least `n` segments. */
+async function storeWithSegments(dir: string, n: number): Promise<void> {
+  const store = await RaftLogStore.open(dir, SMALL);
+  for (let index = 1; store.segments().length < n; index++) {
+    await store.save({ entries: [{ index, term: 1, type: 'normal', data: new Uint8Array(500).fill(index) }], hardState: { term: 1, vote: '', commit: index } });
+  }
+  await store.close();
+}
 
 async function refusal(p: Promise<unknown>): Promise<DataDirError> {
   const err = await p.then(
@@ -25,43 +38,38 @@ async function storeWithSnapshot(dir: string): Promise<void> {
   await store.close();
 }
 
-describe('RaftLogStore refuses a damaged or busy data dir', () => {
-  it('refuses a data dir locked by another running process', async () => {
+describe('RaftLogStore refuses a damaged data dir', () => {
+  it('refuses a record damaged anywhere but at the end of the log, naming the segment', async () => {
     const dir = await tempDir();
-    const holder = forkTs(writer, [dir, 'hold']);
-    try {
-      await nextMessage(holder);
-      const err = await refusal(RaftLogStore.open(dir));
-      expect(err.code).toBe('locked');
-      expect(err.message).toContain(join(dir, 'raft'));
-      expect(err.message).toMatch(/locked by another running process/);
-    } finally {
-      await killHard(holder);
-    }
-    await (await RaftLogStore.open(dir)).close(); // usable again once the holder is gone
+    await storeWithSegments(dir, 3);
+    const [first] = await segmentFiles(dir);
+    const bytes = await readFile(first!);
+    bytes[(await readSegment(first!)).validBytes - 20]! ^= 0x01; // inside the first segment's last record
+    await writeFile(first!, bytes);
+    const err = await refusal(RaftLogStore.open(dir, SMALL));
+    expect(err.code).toBe('log_corrupt');
+    expect(err.message).toContain(first!);
+    expect(err.message).toMatch(/fails its checksum/);
   });
 
-  it('refuses a corrupted LevelDB', async () => {
+  it('refuses a log with a hole (a segment lost from the middle) instead of serving it', async () => {
     const dir = await tempDir();
-    await storeWithSnapshot(dir);
-    const raftDir = join(dir, 'raft');
-    const manifest = (await readdir(raftDir)).find((n) => n.startsWith('MANIFEST-'))!;
-    await writeFile(join(raftDir, manifest), Buffer.alloc(200, 0x5a));
-    const err = await refusal(RaftLogStore.open(dir));
+    await storeWithSegments(dir, 4);
+    const files = await segmentFiles(dir);
+    await rm(files[1]!);
+    const err = await refusal(RaftLogStore.open(dir, SMALL));
     expect(err.code).toBe('log_corrupt');
-    expect(err.message).toContain(raftDir);
-    expect(err.message).toMatch(/corrupted \(Corruption: /);
+    expect(err.message).toMatch(/expected entry \d+, found entry \d+/);
   });
 
-  it('refuses a log with a hole instead of serving it', async () => {
+  it('refuses a data dir holding the Raft log of an older kuorum (LevelDB in raft/) instead of starting empty', async () => {
     const dir = await tempDir();
-    await storeWithSnapshot(dir);
-    const db = new ClassicLevel<Buffer, Buffer>(join(dir, 'raft'), { keyEncoding: 'buffer', valueEncoding: 'buffer' });
-    await db.del(Buffer.from([0x65, 0, 0, 0, 0, 0, 0, 0, 2])); // entry 2
-    await db.close();
+    await mkdir(join(dir, 'raft'));
+    await writeFile(join(dir, 'raft', 'CURRENT'), 'MANIFEST-000004\n');
     const err = await refusal(RaftLogStore.open(dir));
-    expect(err.code).toBe('log_corrupt');
-    expect(err.message).toMatch(/expected entry 2, found entry 3/);
+    expect(err.code).toBe('log_format');
+    expect(err.message).toContain(join(dir, 'raft'));
+    expect(await readdir(dir)).toEqual(['raft']); // nothing was created next to it
   });
 
   it('refuses a snapshot file that fails its checksum', async () => {
