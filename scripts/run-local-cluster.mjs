@@ -91,6 +91,10 @@ process.on('exit', () => {
 
 async function run() {
   if (!existsSync(main)) throw new Error(`${main} is missing: run \`make build\` first`);
+  // Data from a kuorum whose Raft log was a LevelDB (raft/): the nodes refuse it (log_format).
+  if (nodes.some((n) => existsSync(path.join(n.dataDir, 'raft')))) {
+    throw new Error('.data/ holds data from an older kuorum (its Raft log was a LevelDB), which this version cannot read: rm -rf .data to start over');
+  }
   const formed = existsSync(path.join(nodes[0].dataDir, 'member.json'));
   start(nodes[0], formed ? [] : ['--bootstrap']);
   for (const n of nodes.slice(1)) start(n, []);
