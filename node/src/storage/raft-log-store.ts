@@ -1,10 +1,11 @@
-import { mkdir, open as openFile, rm, stat } from 'node:fs/promises';
+import { open as openFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 // Only the log's own modules: the storage needs no part of the consensus engine.
 import { SnapshotOutOfDateError, UnavailableError } from '../raft/errors.js';
 import { MemoryStorage } from '../raft/memory-storage.js';
 import type { ConfState, Entry, HardState, Snapshot, SnapshotMetadata } from '../raft/types.js';
 import { DataDirError } from './errors.js';
+import { makeDirDurable } from './fs-atomic.js';
 import { openSnapshotFile, pruneSnapshotFiles, readSnapshotFile, verifySnapshotFile, writeSnapshotFile, type SnapshotData, type SnapshotFileReader } from './snapshot-files.js';
 import { encodeRecords, type SnapshotRecord, type WalRecord } from './wal/record-codec.js';
 import { InconsistentLogError, LogReplay, type ReplayedLog } from './wal/replay.js';
@@ -79,7 +80,7 @@ export class RaftLogStore {
     const snapDir = join(dataDir, 'snap');
     await refuseLevelDbLog(dataDir);
     try {
-      await mkdir(walDir, { recursive: true });
+      await makeDirDurable(walDir);
       await removeLeftovers(walDir);
     } catch (err) {
       throw new DataDirError('io', walDir, `cannot open the Raft log: ${(err as Error).message}`, { cause: err });

@@ -1,5 +1,6 @@
 import { fdatasync, writeSync } from 'node:fs';
 import { rm, type FileHandle } from 'node:fs/promises';
+import { syncDir } from '../fs-atomic.js';
 import { installSegment, prepareSegment, type PreparedSegment } from './segment-files.js';
 
 /** A segment of the log and the highest entry index any of its records holds (0: none). */
@@ -76,14 +77,20 @@ export class WalWriter {
 
   /**
    * Deletes the oldest segments whose entries all lie at or below `index`, never the current one.
-   * Syncs first: the record that made them unneeded (a compaction) must outlive them.
+   * Syncs first: the record that made them unneeded (a compaction) must outlive them. Oldest
+   * first, each deletion made durable before the next: a power loss then brings back at most the
+   * segments just before the remaining ones. Any other subset could come back in an order the
+   * records cannot be replayed in (a stale entry between two newer segments' records).
    */
   async deleteThrough(index: number): Promise<void> {
     let n = 0;
     while (n < this.segments.length - 1 && this.segments[n]!.maxIndex <= index) n++;
     if (n === 0) return;
     await this.sync();
-    for (const seg of this.segments.splice(0, n)) await rm(seg.path, { force: true });
+    for (const seg of this.segments.splice(0, n)) {
+      await rm(seg.path, { force: true });
+      await syncDir(this.dir);
+    }
   }
 
   async close(): Promise<void> {
