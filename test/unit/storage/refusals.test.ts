@@ -1,7 +1,9 @@
 import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import type { Entry } from '../../../node/src/raft/index.js';
 import { DataDirError, RaftLogStore } from '../../../node/src/storage/index.js';
+import { encodeRecord } from '../../../node/src/storage/wal/record-codec.js';
 import { readSegment } from '../../../node/src/storage/wal/segment-files.js';
 import { useTempDirs } from './temp-dir.js';
 
@@ -50,6 +52,30 @@ describe('RaftLogStore refuses a damaged data dir', () => {
     expect(err.code).toBe('log_corrupt');
     expect(err.message).toContain(first!);
     expect(err.message).toMatch(/fails its checksum/);
+  });
+
+  it('refuses a segment (not the last) whose records stop at zeros followed by more data, instead of skipping the rest', async () => {
+    const dir = await tempDir();
+    const store = await RaftLogStore.open(dir, SMALL);
+    const ents = (from: number, to: number, term: number, size: number): Entry[] => Array.from({ length: to - from + 1 }, (_, i) => ({ index: from + i, term, type: 'normal', data: new Uint8Array(size).fill(from + i) }));
+    await store.save({ entries: ents(1, 10, 1, 300) });
+    await store.save({ entries: ents(8, 10, 2, 50), hardState: { term: 2, vote: 'b', commit: 7 } }); // a conflicting suffix, in the same segment
+    await store.save({ entries: ents(11, 12, 2, 2000) }); // does not fit: a new segment
+    expect(store.segments()).toHaveLength(2);
+    await store.close();
+    // A lost write: the frame of the record replacing 8..10 reads back as zeros. Skipping from
+    // there to the next segment would serve entries 8..10 at term 1, followed by 11 at term 2.
+    const [first] = await segmentFiles(dir);
+    const bytes = await readFile(first!);
+    const { records, validBytes } = await readSegment(first!);
+    expect(records.at(-2)).toMatchObject({ kind: 'entries', entries: [{ index: 8, term: 2 }, {}, {}] });
+    const replacing = validBytes - encodeRecord(records.at(-1)!).length - encodeRecord(records.at(-2)!).length;
+    bytes.fill(0, replacing, replacing + 8);
+    await writeFile(first!, bytes);
+    const err = await refusal(RaftLogStore.open(dir, SMALL));
+    expect(err.code).toBe('log_corrupt');
+    expect(err.message).toContain(first!);
+    expect(err.message).toMatch(new RegExp(`records end at offset ${replacing}, but data follows at offset ${replacing + 8}`));
   });
 
   it('refuses a log with a hole (a segment lost from the middle) instead of serving it', async () => {
