@@ -182,14 +182,18 @@ export class RaftLogStore {
     return result;
   }
 
-  /** Appends records; a failure marks the store failed (what reached the disk is unknown). */
+  /**
+   * Appends records; a failure to write marks the store failed (what reached the disk is unknown).
+   * Records that cannot be encoded (bad input) are refused before anything is written.
+   */
   private async append(records: WalRecord[], maxIndex: number, sync: boolean): Promise<void> {
+    const bytes = records.length > 0 ? encodeRecords(records) : null;
     try {
-      if (records.length === 0) {
+      if (!bytes) {
         if (sync) await this.writer.sync();
         return;
       }
-      await this.writer.append(encodeRecords(records), maxIndex, sync, () => headerRecords(this.storage, this.snap));
+      await this.writer.append(bytes, maxIndex, sync, () => headerRecords(this.storage, this.snap));
     } catch (err) {
       throw new WriteFailure(err);
     }
