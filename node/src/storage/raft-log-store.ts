@@ -337,6 +337,10 @@ async function replaySegments(walDir: string): Promise<{ replayed: ReplayedLog; 
   const replay = new LogReplay();
   const segments: SegmentInfo[] = [];
   for (const [i, { seq, path }] of found.entries()) {
+    // Segments are deleted oldest first only: a missing number is a lost segment, whose records
+    // (a replaced suffix, say) the entries that follow need not reveal.
+    const prev = found[i - 1];
+    if (prev && seq !== prev.seq + 1) throw corrupt(walDir, `segment ${path} follows ${prev.path}: the segments between them are missing`);
     let contents;
     try {
       contents = await readSegment(path);
