@@ -11,20 +11,43 @@ import { useTempDirs } from './temp-dir.js';
 // The test watches the store's fsyncs (fdatasync, FileHandle.sync, also of directories) and
 // deletions, so that it knows what a power loss may take back: for each segment, any part of
 // what was written since it was last synced; a deleted segment, until its directory is synced.
-// After a power loss the log must come back as one of the states it went through since it was
-// last wholly on disk: never older, never refused, never a mix.
+// Some operations (and some restarts) die part way, at one of those fsyncs or deletions, as if
+// the process had been killed there; a power loss follows. After a power loss the log must come
+// back as one of the states it went through since it was last wholly on disk (including the
+// partial states of an operation that died): never older, never refused, never a mix.
 
 /** What the disk holds, as far as the store's fsyncs say: file contents by inode, deletions not yet made durable. */
 const disk = vi.hoisted(() => ({
+  /** A crash in a run's dir: the fsync or deletion after this many more fails, as if the process died there. */
+  crashes: new Map<string, number>(),
+  SimulatedCrash: class SimulatedCrash extends Error {},
   synced: new Map<number, Buffer>(),
   pendingDeletes: [] as { dir: string; path: string; onDisk: Buffer }[],
   /** Each directory fsync, with the names the directory held then. */
   dirSyncs: [] as { dir: string; names: string[] }[],
 }));
 
+/** Throws a SimulatedCrash when a crash is due in the dir that holds `path`. */
+function crashPoint(path: string): void {
+  for (const [dir, left] of disk.crashes) {
+    if (path !== dir && !path.startsWith(`${dir}/`)) continue;
+    if (left > 0) disk.crashes.set(dir, left - 1);
+    else {
+      disk.crashes.delete(dir);
+      throw new disk.SimulatedCrash(`simulated crash before syncing or deleting ${path}`);
+    }
+  }
+}
+
 vi.mock('node:fs', async (importOriginal) => {
   const fs = await importOriginal<typeof import('node:fs')>();
   const fdatasync = (fd: number, cb: (err: NodeJS.ErrnoException | null) => void): void => {
+    try {
+      crashPoint(fs.readlinkSync(`/proc/self/fd/${fd}`));
+    } catch (err) {
+      process.nextTick(() => cb(err as Error));
+      return;
+    }
     fs.fdatasync(fd, (err) => {
       if (!err) disk.synced.set(fs.fstatSync(fd).ino, fs.readFileSync(`/proc/self/fd/${fd}`));
       cb(err);
@@ -37,6 +60,7 @@ vi.mock('node:fs/promises', async (importOriginal) => {
   const fsp = await importOriginal<typeof import('node:fs/promises')>();
   const rm: typeof fsp.rm = async (path, options) => {
     const p = String(path);
+    crashPoint(p);
     if (p.endsWith('.wal')) {
       const st = await fsp.stat(p).catch(() => null);
       if (st) disk.pendingDeletes.push({ dir: dirname(p), path: p, onDisk: disk.synced.get(st.ino) ?? Buffer.alloc(0) });
@@ -56,6 +80,7 @@ beforeAll(async () => {
   const sync = handleProto.sync;
   originalSync = sync;
   handleProto.sync = async function (this: FileHandle): Promise<void> {
+    crashPoint(await import('node:fs').then((fs) => fs.readlinkSync(`/proc/self/fd/${this.fd}`)));
     await sync.call(this);
     const st = await this.stat();
     if (st.isDirectory()) {
@@ -135,13 +160,25 @@ async function run(seed: number, dir: string): Promise<void> {
   // Every state since the WAL was last wholly on disk: a power loss may bring back any of them (and no other).
   let history: ModelState[] = [clone(model)];
   const steps: string[] = [];
+  // Set when an operation died in a simulated crash: its states join the history, and the power loss follows.
+  let crashed = false;
   const push = async (): Promise<void> => {
-    if (await allDurable(walDir)) history = [];
+    if (!crashed && (await allDurable(walDir))) history = [];
     history.push(clone(model));
+  };
+  const act = async (operation: () => Promise<unknown>): Promise<void> => {
+    try {
+      await operation();
+    } catch (err) {
+      if (!isSimulatedCrash(err)) throw err;
+      crashed = true;
+    }
   };
 
   for (let op = 0; op < OPS; op++) {
     const kind = rnd();
+    disk.crashes.delete(dir);
+    if (kind < 0.9 && rnd() < 0.08) disk.crashes.set(dir, int(0, 4));
     const commit = model.hardState.commit;
     if (kind < 0.5) {
       // Entries (possibly replacing an uncommitted suffix), with a hard state when it changes.
@@ -155,7 +192,7 @@ async function run(seed: number, dir: string): Promise<void> {
       const hardState = changed ? { term, vote: rnd() < 0.5 ? 'node-a' : 'node-b', commit: rnd() < 0.3 ? newLast : Math.min(newLast, commit + int(0, 3)) } : undefined;
       const sync = rnd() < 0.7;
       steps.push(`save entries ${from}..${newLast} t${term}${hardState ? ` commit ${hardState.commit}` : ''} sync=${sync}`);
-      await store.save({ entries, hardState }, { sync });
+      await act(() => store.save({ entries, hardState }, { sync }));
       model.entries.length = from - model.compacted.index - 1;
       model.entries.push(...entries);
       await push(); // a power loss may keep the entries but not the hard state written after them
@@ -164,7 +201,7 @@ async function run(seed: number, dir: string): Promise<void> {
     } else if (kind < 0.58) {
       const hardState = { ...model.hardState, commit: Math.min(lastIndex(model), commit + int(1, 4)) };
       steps.push(`save commit ${hardState.commit} (unsynced)`);
-      await store.save({ hardState }, { sync: false });
+      await act(() => store.save({ hardState }, { sync: false }));
       model.hardState = hardState;
       await push();
     } else if (kind < 0.7) {
@@ -174,7 +211,7 @@ async function run(seed: number, dir: string): Promise<void> {
       const index = rnd() < 0.5 ? commit : int(Math.max(snapIndex, model.compacted.index) + 1, commit);
       const data = `local ${seed}/${op}`;
       steps.push(`createSnapshot ${index}`);
-      await store.createSnapshot(index, { voters: ['node-a', 'node-b'], learners: [] }, new TextEncoder().encode(data));
+      await act(() => store.createSnapshot(index, { voters: ['node-a', 'node-b'], learners: [] }, new TextEncoder().encode(data)));
       model.snapshot = { index, term: termAt(model, index), voters: ['node-a', 'node-b'], data };
       await push();
     } else if (kind < 0.84) {
@@ -182,7 +219,7 @@ async function run(seed: number, dir: string): Promise<void> {
       if (snapIndex <= model.compacted.index) continue;
       const upTo = rnd() < 0.5 ? snapIndex : int(model.compacted.index + 1, snapIndex);
       steps.push(`compact ${upTo}`);
-      await store.compact(upTo);
+      await act(() => store.compact(upTo));
       const term = termAt(model, upTo);
       model.entries = model.entries.slice(upTo - model.compacted.index);
       model.compacted = { index: upTo, term };
@@ -194,8 +231,13 @@ async function run(seed: number, dir: string): Promise<void> {
       const data = `received ${seed}/${op}`;
       const withEntries = rnd() < 0.5 ? [entry(index + 1, term, int(0, 300)), entry(index + 2, term, int(0, 300))] : [];
       steps.push(`receive snapshot ${index} t${term} + ${withEntries.length} entries`);
-      await store.save({ snapshot: { metadata: { index, term, confState: { voters: ['node-a', 'node-c'], learners: [] } }, data: new TextEncoder().encode(data) }, entries: withEntries, hardState: { term, vote: 'node-c', commit: index } });
-      model = { hardState: { term, vote: 'node-c', commit: index }, compacted: { index, term }, entries: withEntries, snapshot: { index, term, voters: ['node-a', 'node-c'], data } };
+      await act(() => store.save({ snapshot: { metadata: { index, term, confState: { voters: ['node-a', 'node-c'], learners: [] } }, data: new TextEncoder().encode(data) }, entries: withEntries, hardState: { term, vote: 'node-c', commit: index } }));
+      // One write, records in this order: a crash before it is synced may keep any prefix.
+      model = { hardState: model.hardState, compacted: { index, term }, entries: [], snapshot: { index, term, voters: ['node-a', 'node-c'], data } };
+      await push();
+      model.entries = withEntries;
+      await push();
+      model.hardState = { term, vote: 'node-c', commit: index };
       await push();
     } else if (kind < 0.94) {
       steps.push('restart');
@@ -203,19 +245,42 @@ async function run(seed: number, dir: string): Promise<void> {
       store = await RaftLogStore.open(dir, opts);
       expect(await observe(store), `seed ${seed}, after:\n${steps.join('\n')}`).toEqual(model);
       await push();
-    } else {
+    }
+    disk.crashes.delete(dir);
+    if (crashed || kind >= 0.94) {
+      if (crashed) steps.push('  (crashed in it)');
       await store.close();
       steps.push(`power loss: ${await powerLoss(walDir, rnd)}`);
+      // Sometimes the restart itself dies part way (cutting back the torn tail, starting a segment).
+      disk.crashes.set(dir, int(0, 6));
+      const died = await RaftLogStore.open(dir, opts).then(
+        async (s) => {
+          await s.close();
+          return false;
+        },
+        (err: unknown) => {
+          if (!isSimulatedCrash(err)) throw new Error(`refused after a power loss: ${(err as Error).message}\nseed ${seed}, after:\n${steps.join('\n')}`, { cause: err });
+          return true;
+        },
+      );
+      disk.crashes.delete(dir);
+      if (died) steps.push(`restart crashed; power loss: ${await powerLoss(walDir, rnd)}`);
       store = await openOrReport(dir, opts, () => `seed ${seed}, after:\n${steps.join('\n')}`);
       const seen = await observe(store);
       const match = history.findIndex((h) => sameState(h, seen));
       expect(match, `seed ${seed}: the state after a power loss is none of those since the log was last on disk; after:\n${steps.join('\n')}\ngot ${JSON.stringify(summary(seen))}\nhistory ${JSON.stringify(history.map(summary))}`).toBeGreaterThanOrEqual(0);
       model = clone(history[match]!);
       history = [];
+      crashed = false;
       await push();
     }
   }
   await store.close();
+}
+
+function isSimulatedCrash(err: unknown): boolean {
+  for (let e = err; e instanceof Error; e = e.cause) if (e instanceof disk.SimulatedCrash) return true;
+  return false;
 }
 
 async function openOrReport(dir: string, opts: { segmentBytes: number }, context: () => string): Promise<RaftLogStore> {
