@@ -93,7 +93,12 @@ export class RaftLogStore {
     } catch (err) {
       throw new DataDirError('io', walDir, `cannot start a Raft log segment: ${(err as Error).message}`, { cause: err });
     }
-    await pruneSnapshotFiles(snapDir, snap?.file ?? null);
+    try {
+      await pruneSnapshotFiles(snapDir, snap?.file ?? null);
+    } catch (err) {
+      await writer.close().catch(() => undefined);
+      throw new DataDirError('io', snapDir, `cannot remove old snapshot files: ${(err as Error).message}`, { cause: err });
+    }
     return new RaftLogStore(writer, walDir, snapDir, storage, snap);
   }
 

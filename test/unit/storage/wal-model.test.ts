@@ -60,8 +60,8 @@ vi.mock('node:fs/promises', async (importOriginal) => {
   const fsp = await importOriginal<typeof import('node:fs/promises')>();
   const rm: typeof fsp.rm = async (path, options) => {
     const p = String(path);
-    crashPoint(p);
     if (p.endsWith('.wal')) {
+      crashPoint(p);
       const st = await fsp.stat(p).catch(() => null);
       if (st) disk.pendingDeletes.push({ dir: dirname(p), path: p, onDisk: disk.synced.get(st.ino) ?? Buffer.alloc(0) });
     }
@@ -264,6 +264,7 @@ async function run(seed: number, dir: string): Promise<void> {
         },
       );
       disk.crashes.delete(dir);
+      expect(await filesOpenIn(dir), 'a restart or operation that failed left files open').toEqual([]);
       if (died) steps.push(`restart crashed; power loss: ${await powerLoss(walDir, rnd)}`);
       store = await openOrReport(dir, opts, () => `seed ${seed}, after:\n${steps.join('\n')}`);
       const seen = await observe(store);
@@ -276,6 +277,22 @@ async function run(seed: number, dir: string): Promise<void> {
     }
   }
   await store.close();
+}
+
+/** The files under `dir` this process holds open. */
+async function filesOpenIn(dir: string): Promise<string[]> {
+  const fs = await import('node:fs');
+  const open: string[] = [];
+  for (const fd of fs.readdirSync('/proc/self/fd')) {
+    let target: string;
+    try {
+      target = fs.readlinkSync(`/proc/self/fd/${fd}`);
+    } catch {
+      continue; // closed meanwhile
+    }
+    if (target.startsWith(`${dir}/`)) open.push(target);
+  }
+  return open;
 }
 
 function isSimulatedCrash(err: unknown): boolean {
@@ -358,7 +375,7 @@ describe('RaftLogStore against a model of the Raft log', () => {
       const seeds = Array.from({ length: Math.min(PARALLEL, SEEDS - first + 1) }, (_, i) => first + i);
       await Promise.all(seeds.map(async (seed) => run(seed, await tempDir())));
     }
-  }, 120_000);
+  }, Math.max(120_000, SEEDS * 1000));
 
   it('makes each segment deletion durable before the next: a power loss right after a compaction brings none back', async () => {
     // Segment 1: entries 1..10 at term 1. Segment 2: 8..10 again at term 2 (a conflicting

@@ -42,13 +42,18 @@ export class WalWriter {
   /** Starts a new segment after `existing` (oldest first), writing `header` to it durably. */
   static async start(dir: string, segmentBytes: number, existing: SegmentInfo[], header: Buffer): Promise<WalWriter> {
     const prepared = await prepareSegment(dir, segmentBytes);
-    const seq = (existing.at(-1)?.seq ?? 0) + 1;
-    const path = await installSegment(dir, prepared, seq);
-    const writer = new WalWriter(dir, segmentBytes, [...existing, { seq, path, maxIndex: 0 }], prepared.handle, 0);
-    writer.write(header);
-    writer.headerEnd = writer.position;
-    await writer.sync();
-    return writer;
+    try {
+      const seq = (existing.at(-1)?.seq ?? 0) + 1;
+      const path = await installSegment(dir, prepared, seq);
+      const writer = new WalWriter(dir, segmentBytes, [...existing, { seq, path, maxIndex: 0 }], prepared.handle, 0);
+      writer.write(header);
+      writer.headerEnd = writer.position;
+      await writer.sync();
+      return writer;
+    } catch (err) {
+      await prepared.handle.close().catch(() => undefined);
+      throw err;
+    }
   }
 
   /** The live segments, oldest first; the last is written to. */
@@ -126,12 +131,19 @@ export class WalWriter {
     const prepared = await this.next!;
     this.next = null;
     const seq = this.segments.at(-1)!.seq + 1;
-    const path = await installSegment(this.dir, prepared, seq);
-    await this.handle.close();
+    let path: string;
+    try {
+      path = await installSegment(this.dir, prepared, seq);
+    } catch (err) {
+      await prepared.handle.close().catch(() => undefined); // the store fails now: do not leak the file
+      throw err;
+    }
+    const old = this.handle;
     this.segments.push({ seq, path, maxIndex: 0 });
     this.handle = prepared.handle;
     this.position = 0;
     this.write(header);
     this.headerEnd = this.position;
+    await old.close();
   }
 }
