@@ -405,6 +405,20 @@ describe('RaftLogStore against a model of the Raft log', () => {
     await reopened.close();
   });
 
+  it('refuses every write after a failed one, and its mirror never shows the failed save', async () => {
+    const dir = await tempDir();
+    const store = await RaftLogStore.open(dir);
+    await store.save({ entries: [entry(1, 1, 10)] });
+    disk.crashes.set(dir, 0); // the next fsync fails
+    await expect(store.save({ entries: [entry(2, 1, 10)] })).rejects.toThrow(/simulated crash/);
+    expect(store.storage.lastIndex()).toBe(1);
+    // The failed fdatasync may have dropped dirty pages: a retry that succeeds proves nothing.
+    await expect(store.save({ entries: [entry(2, 1, 10)] })).rejects.toThrow(/failed earlier and refuses further writes: simulated crash/);
+    await expect(store.save({ hardState: { term: 1, vote: '', commit: 1 } }, { sync: false })).rejects.toThrow(/failed earlier/);
+    expect(store.storage.lastIndex()).toBe(1);
+    await store.close();
+  });
+
   it('names the WAL and snapshot directories durably in the data dir', async () => {
     const dir = await tempDir();
     const store = await RaftLogStore.open(dir);
