@@ -1,4 +1,4 @@
-import { open, rename, rm, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, rename, rm, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 
 /** fsyncs a directory so that a rename or create inside it survives a power loss. */
@@ -8,6 +8,16 @@ export async function syncDir(dir: string): Promise<void> {
     await handle.sync();
   } finally {
     await handle.close();
+  }
+}
+
+/** Creates `dir` (and missing parents) so that a power loss cannot take back its name: each directory made is fsynced in its parent. */
+export async function makeDirDurable(dir: string): Promise<void> {
+  const first = await mkdir(dir, { recursive: true });
+  if (first === undefined) return; // it was there already
+  for (let made = dir; ; made = dirname(made)) {
+    await syncDir(dirname(made));
+    if (made === first) return;
   }
 }
 

@@ -1,10 +1,11 @@
-import { mkdir, open as openFile, rm, stat } from 'node:fs/promises';
+import { open as openFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 // Only the log's own modules: the storage needs no part of the consensus engine.
 import { SnapshotOutOfDateError, UnavailableError } from '../raft/errors.js';
 import { MemoryStorage } from '../raft/memory-storage.js';
 import type { ConfState, Entry, HardState, Snapshot, SnapshotMetadata } from '../raft/types.js';
 import { DataDirError } from './errors.js';
+import { makeDirDurable } from './fs-atomic.js';
 import { openSnapshotFile, pruneSnapshotFiles, readSnapshotFile, verifySnapshotFile, writeSnapshotFile, type SnapshotData, type SnapshotFileReader } from './snapshot-files.js';
 import { encodeRecords, type SnapshotRecord, type WalRecord } from './wal/record-codec.js';
 import { InconsistentLogError, LogReplay, type ReplayedLog } from './wal/replay.js';
@@ -79,7 +80,7 @@ export class RaftLogStore {
     const snapDir = join(dataDir, 'snap');
     await refuseLevelDbLog(dataDir);
     try {
-      await mkdir(walDir, { recursive: true });
+      await makeDirDurable(walDir);
       await removeLeftovers(walDir);
     } catch (err) {
       throw new DataDirError('io', walDir, `cannot open the Raft log: ${(err as Error).message}`, { cause: err });
@@ -92,7 +93,12 @@ export class RaftLogStore {
     } catch (err) {
       throw new DataDirError('io', walDir, `cannot start a Raft log segment: ${(err as Error).message}`, { cause: err });
     }
-    await pruneSnapshotFiles(snapDir, snap?.file ?? null);
+    try {
+      await pruneSnapshotFiles(snapDir, snap?.file ?? null);
+    } catch (err) {
+      await writer.close().catch(() => undefined);
+      throw new DataDirError('io', snapDir, `cannot remove old snapshot files: ${(err as Error).message}`, { cause: err });
+    }
     return new RaftLogStore(writer, walDir, snapDir, storage, snap);
   }
 
@@ -181,14 +187,18 @@ export class RaftLogStore {
     return result;
   }
 
-  /** Appends records; a failure marks the store failed (what reached the disk is unknown). */
+  /**
+   * Appends records; a failure to write marks the store failed (what reached the disk is unknown).
+   * Records that cannot be encoded (bad input) are refused before anything is written.
+   */
   private async append(records: WalRecord[], maxIndex: number, sync: boolean): Promise<void> {
+    const bytes = records.length > 0 ? encodeRecords(records) : null;
     try {
-      if (records.length === 0) {
+      if (!bytes) {
         if (sync) await this.writer.sync();
         return;
       }
-      await this.writer.append(encodeRecords(records), maxIndex, sync, () => headerRecords(this.storage, this.snap));
+      await this.writer.append(bytes, maxIndex, sync, () => headerRecords(this.storage, this.snap));
     } catch (err) {
       throw new WriteFailure(err);
     }
@@ -332,6 +342,10 @@ async function replaySegments(walDir: string): Promise<{ replayed: ReplayedLog; 
   const replay = new LogReplay();
   const segments: SegmentInfo[] = [];
   for (const [i, { seq, path }] of found.entries()) {
+    // Segments are deleted oldest first only: a missing number is a lost segment, whose records
+    // (a replaced suffix, say) the entries that follow need not reveal.
+    const prev = found[i - 1];
+    if (prev && seq !== prev.seq + 1) throw corrupt(walDir, `segment ${path} follows ${prev.path}: the segments between them are missing`);
     let contents;
     try {
       contents = await readSegment(path);

@@ -1,8 +1,8 @@
-import { mkdir, open, readdir, readFile, rm, type FileHandle } from 'node:fs/promises';
+import { open, readdir, readFile, rm, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { DataDirError } from './errors.js';
-import { syncDir, writeFileAtomicWith } from './fs-atomic.js';
+import { makeDirDurable, syncDir, writeFileAtomicWith } from './fs-atomic.js';
 
 // A snapshot file: magic (8 bytes), CRC-32 of everything after it (4), index (u64), term (u64),
 // data length (u64), data. The checksum catches a torn or bit-rotted file; the header fields
@@ -41,7 +41,7 @@ export type SnapshotData = Uint8Array | Iterable<Uint8Array> | AsyncIterable<Uin
  * it is written last, the checksum read back from the file (from the page cache).
  */
 export async function writeSnapshotFile(snapDir: string, index: number, term: number, data: SnapshotData): Promise<SnapshotFileRef> {
-  await mkdir(snapDir, { recursive: true });
+  await makeDirDurable(snapDir);
   const file = snapshotFileName(index, term);
   const path = join(snapDir, file);
   const header = Buffer.alloc(HEADER);

@@ -1,7 +1,9 @@
 import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import type { Entry } from '../../../node/src/raft/index.js';
 import { DataDirError, RaftLogStore } from '../../../node/src/storage/index.js';
+import { encodeRecord } from '../../../node/src/storage/wal/record-codec.js';
 import { readSegment } from '../../../node/src/storage/wal/segment-files.js';
 import { useTempDirs } from './temp-dir.js';
 
@@ -20,6 +22,10 @@ async function storeWithSegments(dir: string, n: number): Promise<void> {
     await store.save({ entries: [{ index, term: 1, type: 'normal', data: new Uint8Array(500).fill(index) }], hardState: { term: 1, vote: '', commit: index } });
   }
   await store.close();
+}
+
+function ents(from: number, to: number, term: number, size: number): Entry[] {
+  return Array.from({ length: to - from + 1 }, (_, i) => ({ index: from + i, term, type: 'normal', data: new Uint8Array(size).fill(from + i) }));
 }
 
 async function refusal(p: Promise<unknown>): Promise<DataDirError> {
@@ -52,11 +58,50 @@ describe('RaftLogStore refuses a damaged data dir', () => {
     expect(err.message).toMatch(/fails its checksum/);
   });
 
-  it('refuses a log with a hole (a segment lost from the middle) instead of serving it', async () => {
+  it('refuses a segment (not the last) whose records stop at zeros followed by more data, instead of skipping the rest', async () => {
+    const dir = await tempDir();
+    const store = await RaftLogStore.open(dir, SMALL);
+    await store.save({ entries: ents(1, 10, 1, 300) });
+    await store.save({ entries: ents(8, 10, 2, 50), hardState: { term: 2, vote: 'b', commit: 7 } }); // a conflicting suffix, in the same segment
+    await store.save({ entries: ents(11, 12, 2, 2000) }); // does not fit: a new segment
+    expect(store.segments()).toHaveLength(2);
+    await store.close();
+    // A lost write: the frame of the record replacing 8..10 reads back as zeros. Skipping from
+    // there to the next segment would serve entries 8..10 at term 1, followed by 11 at term 2.
+    const [first] = await segmentFiles(dir);
+    const bytes = await readFile(first!);
+    const { records, validBytes } = await readSegment(first!);
+    expect(records.at(-2)).toMatchObject({ kind: 'entries', entries: [{ index: 8, term: 2 }, {}, {}] });
+    const replacing = validBytes - encodeRecord(records.at(-1)!).length - encodeRecord(records.at(-2)!).length;
+    bytes.fill(0, replacing, replacing + 8);
+    await writeFile(first!, bytes);
+    const err = await refusal(RaftLogStore.open(dir, SMALL));
+    expect(err.code).toBe('log_corrupt');
+    expect(err.message).toContain(first!);
+    expect(err.message).toMatch(new RegExp(`records end at offset ${replacing}, but data follows at offset ${replacing + 8}`));
+  });
+
+  it('refuses a log missing a segment from the middle even when the entries after it continue the ones before it', async () => {
+    const dir = await tempDir();
+    const store = await RaftLogStore.open(dir, SMALL);
+    await store.save({ entries: ents(1, 10, 1, 250) });
+    await store.save({ entries: ents(8, 10, 2, 800) }); // a conflicting suffix, alone in the second segment
+    await store.save({ entries: ents(11, 20, 2, 250) });
+    expect(store.segments().map((seg) => seg.maxIndex)).toEqual([10, 10, 20]);
+    await store.close();
+    // Without the second segment, 1..10 at term 1 followed by 11..20 at term 2 looks whole.
+    const files = await segmentFiles(dir);
+    await rm(files[1]!);
+    const err = await refusal(RaftLogStore.open(dir, SMALL));
+    expect(err.code).toBe('log_corrupt');
+    expect(err.message).toContain(`segment ${files[2]!} follows ${files[0]!}: the segments between them are missing`);
+  });
+
+  it('refuses a log whose oldest segment, holding entries not yet compacted, was lost', async () => {
     const dir = await tempDir();
     await storeWithSegments(dir, 4);
     const files = await segmentFiles(dir);
-    await rm(files[1]!);
+    await rm(files[0]!);
     const err = await refusal(RaftLogStore.open(dir, SMALL));
     expect(err.code).toBe('log_corrupt');
     expect(err.message).toMatch(/expected entry \d+, found entry \d+/);

@@ -104,6 +104,20 @@ describe('RaftLogStore write-ahead log', () => {
     await store.close();
   });
 
+  it('refuses a record it cannot encode without failing the store: nothing was written', async () => {
+    const dir = await tempDir();
+    let store = await RaftLogStore.open(dir, SMALL);
+    await store.save({ entries: [entry(1, 1)] });
+    await expect(store.save({ entries: [entry(2, -1)] })).rejects.toThrow(/not a u64/);
+    await expect(store.save({ hardState: { term: 2 ** 53, vote: '', commit: 0 } })).rejects.toThrow(/not a u64/);
+    await store.save({ entries: [entry(2, 1)], hardState: { term: 1, vote: 'v', commit: 1 } });
+    await store.close();
+    store = await RaftLogStore.open(dir, SMALL);
+    expect(logOf(store)).toEqual([entry(1, 1), entry(2, 1)]);
+    expect(store.storage.hardStateNow()).toEqual({ term: 1, vote: 'v', commit: 1 });
+    await store.close();
+  });
+
   it('takes records larger than a segment', async () => {
     const dir = await tempDir();
     let store = await RaftLogStore.open(dir, SMALL);

@@ -34,18 +34,36 @@ export interface SegmentContents {
   damage: string | null;
 }
 
-/** Reads a segment's records up to the zero fill, the end of the file, or the first damaged record. */
+/**
+ * Reads a segment's records up to the zero fill, the end of the file, or the first damaged record.
+ * Data after the start of the zero fill is damage too: records were written one after another,
+ * so zeros followed by data mean records went missing (or, at the end of the log, a torn write).
+ */
 export async function readSegment(path: string): Promise<SegmentContents> {
   const bytes = await readFile(path);
   const records: WalRecord[] = [];
   let offset = 0;
   for (;;) {
     const r = readRecord(bytes, offset);
-    if (r.status === 'end') return { records, validBytes: offset, damage: null };
+    if (r.status === 'end') {
+      const data = firstNonZero(bytes, offset);
+      const damage = data < 0 ? null : `the records end at offset ${offset}, but data follows at offset ${data}`;
+      return { records, validBytes: offset, damage };
+    }
     if (r.status === 'damaged') return { records, validBytes: offset, damage: r.problem };
     records.push(r.record);
     offset = r.next;
   }
+}
+
+/** The offset of the first non-zero byte at or after `from`, or -1. */
+function firstNonZero(bytes: Buffer, from: number): number {
+  for (let at = from; at < bytes.length; at += ZERO_CHUNK.length) {
+    const chunk = bytes.subarray(at, at + ZERO_CHUNK.length);
+    if (chunk.equals(ZERO_CHUNK.subarray(0, chunk.length))) continue;
+    return at + chunk.findIndex((b) => b !== 0);
+  }
+  return -1;
 }
 
 /** A zero-filled, fsynced file waiting to become the next segment. */

@@ -1,5 +1,6 @@
 import { fdatasync, writeSync } from 'node:fs';
 import { rm, type FileHandle } from 'node:fs/promises';
+import { syncDir } from '../fs-atomic.js';
 import { installSegment, prepareSegment, type PreparedSegment } from './segment-files.js';
 
 /** A segment of the log and the highest entry index any of its records holds (0: none). */
@@ -41,13 +42,18 @@ export class WalWriter {
   /** Starts a new segment after `existing` (oldest first), writing `header` to it durably. */
   static async start(dir: string, segmentBytes: number, existing: SegmentInfo[], header: Buffer): Promise<WalWriter> {
     const prepared = await prepareSegment(dir, segmentBytes);
-    const seq = (existing.at(-1)?.seq ?? 0) + 1;
-    const path = await installSegment(dir, prepared, seq);
-    const writer = new WalWriter(dir, segmentBytes, [...existing, { seq, path, maxIndex: 0 }], prepared.handle, 0);
-    writer.write(header);
-    writer.headerEnd = writer.position;
-    await writer.sync();
-    return writer;
+    try {
+      const seq = (existing.at(-1)?.seq ?? 0) + 1;
+      const path = await installSegment(dir, prepared, seq);
+      const writer = new WalWriter(dir, segmentBytes, [...existing, { seq, path, maxIndex: 0 }], prepared.handle, 0);
+      writer.write(header);
+      writer.headerEnd = writer.position;
+      await writer.sync();
+      return writer;
+    } catch (err) {
+      await prepared.handle.close().catch(() => undefined);
+      throw err;
+    }
   }
 
   /** The live segments, oldest first; the last is written to. */
@@ -76,14 +82,20 @@ export class WalWriter {
 
   /**
    * Deletes the oldest segments whose entries all lie at or below `index`, never the current one.
-   * Syncs first: the record that made them unneeded (a compaction) must outlive them.
+   * Syncs first: the record that made them unneeded (a compaction) must outlive them. Oldest
+   * first, each deletion made durable before the next: a power loss then brings back at most the
+   * segments just before the remaining ones. Any other subset could come back in an order the
+   * records cannot be replayed in (a stale entry between two newer segments' records).
    */
   async deleteThrough(index: number): Promise<void> {
     let n = 0;
     while (n < this.segments.length - 1 && this.segments[n]!.maxIndex <= index) n++;
     if (n === 0) return;
     await this.sync();
-    for (const seg of this.segments.splice(0, n)) await rm(seg.path, { force: true });
+    for (const seg of this.segments.splice(0, n)) {
+      await rm(seg.path, { force: true });
+      await syncDir(this.dir);
+    }
   }
 
   async close(): Promise<void> {
@@ -119,12 +131,19 @@ export class WalWriter {
     const prepared = await this.next!;
     this.next = null;
     const seq = this.segments.at(-1)!.seq + 1;
-    const path = await installSegment(this.dir, prepared, seq);
-    await this.handle.close();
+    let path: string;
+    try {
+      path = await installSegment(this.dir, prepared, seq);
+    } catch (err) {
+      await prepared.handle.close().catch(() => undefined); // the store fails now: do not leak the file
+      throw err;
+    }
+    const old = this.handle;
     this.segments.push({ seq, path, maxIndex: 0 });
     this.handle = prepared.handle;
     this.position = 0;
     this.write(header);
     this.headerEnd = this.position;
+    await old.close();
   }
 }
