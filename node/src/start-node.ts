@@ -137,12 +137,17 @@ export async function startNode(cfg: NodeConfig, log: JsonLogger, opts: StartOpt
 }
 
 /**
- * The state machine's writes are not fsynced, but taking a snapshot syncs them first: it is never
+ * Refuses a state machine without its Raft log (lost: starting empty would forget the term and
+ * vote). The state machine's writes are not fsynced, but taking a snapshot syncs them first: it is never
  * behind the Raft log's snapshot, unless that snapshot came from the leader (its data is in the
  * snapshot file, written before the state was replaced) or from a version that kept every
  * snapshot's data in a file.
  */
 async function catchUpWithSnapshot(store: RaftLogStore, kv: StateMachine, log: JsonLogger): Promise<void> {
+  if (store.isEmpty() && kv.appliedIndex() > 0) {
+    // Starting on an empty log would forget this member's term and vote: it could vote twice in a term.
+    throw new DataDirError('log_missing', store.walDir, `the Raft log is empty, but the state machine is applied up to index ${kv.appliedIndex()}: the log was lost; empty the data dir and add this node as a new member`);
+  }
   const snap = store.storage.snapshot();
   if (kv.appliedIndex() >= snap.metadata.index) return;
   const data = await store.readSnapshotData();

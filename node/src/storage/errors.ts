@@ -9,6 +9,7 @@ export type DataDirErrorCode =
   | 'log_format' // the Raft log is in a format this version cannot read (an older kuorum's LevelDB log)
   | 'snapshot_corrupt' // a snapshot file is missing, truncated or fails its checksum
   | 'state_behind_snapshot' // the state machine is behind the Raft log's snapshot, whose data is that state
+  | 'log_missing' // the Raft log is empty but the state machine has applied entries: the log was lost
   | 'locked' // another running process holds the state machine's LevelDB lock
   | 'io'; // any other failure to read or write the data dir
 

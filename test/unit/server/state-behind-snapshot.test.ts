@@ -55,4 +55,25 @@ describe('a node whose state machine is behind its snapshot', () => {
     expect(err).toBeInstanceOf(DataDirError);
     expect(err).toMatchObject({ code: 'state_behind_snapshot', message: expect.stringContaining('empty the data dir') });
   });
+
+  it('refuses to start on an applied state whose Raft log is gone (an empty log forgets the term and vote)', async () => {
+    const dir = path.join(root, 's2');
+    const n = await start(dir);
+    try {
+      await until(() => n.node.isLeader());
+      await n.node.put('k', new TextEncoder().encode('v'), {});
+    } finally {
+      await n.shutdown();
+    }
+    await rm(path.join(dir, 'wal'), { recursive: true, force: true });
+    const err = await start(dir).then(
+      async (started) => {
+        await started.shutdown();
+        return undefined;
+      },
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(DataDirError);
+    expect(err).toMatchObject({ code: 'log_missing', message: expect.stringContaining('the log was lost') });
+  });
 });
