@@ -84,7 +84,8 @@ export class BoundHistogram {
   getForPromString(): ExportedMetric {
     const values: ExportedValue[] = [];
     for (const cell of this.cells.values()) {
-      if (cell.count === 0) continue;
+      // A labelled cell appears once observed; the one cell of an unlabelled histogram always (as prom-client's).
+      if (cell.count === 0 && this.labelNames.length > 0) continue;
       const shared = cell.labels;
       let cumulative = 0;
       this.bounds.forEach((le, i) => {

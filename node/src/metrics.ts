@@ -1,5 +1,5 @@
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import { BoundHistogram } from './bound-histogram.js';
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { BoundHistogram, type HistogramCell } from './bound-histogram.js';
 
 export interface LoopGaugeValues {
   term: number;
@@ -29,7 +29,20 @@ export class NodeMetrics {
   readonly commitIndex = this.loopGauge('kuorum_commit_index', 'Raft commit index.', (v) => v.commitIndex);
   readonly appliedIndex = this.loopGauge('kuorum_applied_index', 'Index of the last entry applied to the state machine.', (v) => v.appliedIndex);
   readonly snapshotIndex = this.loopGauge('kuorum_snapshot_index', 'Index of the latest snapshot.', (v) => v.snapshotIndex);
-  readonly proposalsCommitted = new Counter({ name: 'kuorum_proposals_committed_total', help: 'Proposals by this node that were committed and applied.', registers: [this.registry] });
+  /** Counted on every write as a plain number (prom-client's inc() hashes a labels object per call); exported on each scrape. */
+  proposalsCommittedCount = 0;
+  readonly proposalsCommitted: Counter = (() => {
+    const metrics = this; // eslint-disable-line @typescript-eslint/no-this-alias
+    return new Counter({
+      name: 'kuorum_proposals_committed_total',
+      help: 'Proposals by this node that were committed and applied.',
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        if (metrics.proposalsCommittedCount > 0) this.inc(metrics.proposalsCommittedCount);
+      },
+    });
+  })();
   readonly proposalsFailed = new Counter({
     name: 'kuorum_proposals_failed_total',
     help: 'Proposals by this node that failed (dropped, timed out, lost leadership).',
@@ -42,18 +55,21 @@ export class NodeMetrics {
     registers: [this.registry],
   });
   readonly proposalsPending = this.loopGauge('kuorum_proposals_pending', 'Proposals by this node waiting to be applied.', (v) => v.proposalsPending);
-  readonly fsyncDuration = new Histogram({
-    name: 'kuorum_fsync_duration_seconds',
-    help: 'Time to persist one Ready (one synced batch).',
-    buckets: [0.0005, 0.001, 0.002, 0.004, 0.008, 0.016, 0.032, 0.064, 0.128, 0.256, 0.512, 1],
-    registers: [this.registry],
-  });
-  readonly applyDuration = new Histogram({
-    name: 'kuorum_apply_duration_seconds',
-    help: 'Time to apply one batch of committed entries.',
-    buckets: [0.0001, 0.0005, 0.001, 0.002, 0.004, 0.008, 0.016, 0.032, 0.064, 0.128, 0.256],
-    registers: [this.registry],
-  });
+  /** Observed per Ready and per applied batch: BoundHistogram cells (prom-client's observe() hashes a labels object per call). */
+  readonly fsyncDuration: HistogramCell = new BoundHistogram(
+    'kuorum_fsync_duration_seconds',
+    'Time to persist one Ready (one synced batch).',
+    [],
+    [0.0005, 0.001, 0.002, 0.004, 0.008, 0.016, 0.032, 0.064, 0.128, 0.256, 0.512, 1],
+    this.registry,
+  ).cell();
+  readonly applyDuration: HistogramCell = new BoundHistogram(
+    'kuorum_apply_duration_seconds',
+    'Time to apply one batch of committed entries.',
+    [],
+    [0.0001, 0.0005, 0.001, 0.002, 0.004, 0.008, 0.016, 0.032, 0.064, 0.128, 0.256],
+    this.registry,
+  ).cell();
   readonly peerLag: Gauge = (() => {
     const metrics = this; // eslint-disable-line @typescript-eslint/no-this-alias
     return new Gauge({

@@ -3,6 +3,7 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } 
 import type { NodeMetrics } from '../metrics.js';
 import { installErrorHandlers } from './error-handler.js';
 import { injectForwarded } from './forwarding.js';
+import { fastPut, installFront } from './fast-put.js';
 import { DEFAULT_LIMITS, type Limits } from './limits.js';
 import { recordRequestDurations } from './request-metrics.js';
 import type { NodeApi } from './node-api.js';
@@ -54,7 +55,15 @@ export async function buildHttpServer(opts: HttpServerOptions): Promise<FastifyI
   await app.register(healthRoutes, { node, metrics });
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
+  let closing = false;
+  app.addHook('preClose', (done) => {
+    closing = true;
+    done();
+  });
+
   await app.ready();
   node.setForwardHandler(injectForwarded(app));
+  // Plain PUTs skip fastify (inject, used for forwarded requests and tests, still goes through it).
+  installFront(app.server, fastPut({ node, limits, histogram: metrics.httpDuration, log: app.log, closing: () => closing }));
   return app;
 }

@@ -24,6 +24,8 @@ const revisionReply = {
   required: ['revision'],
 } as const;
 
+const JSON_UTF8 = 'application/json; charset=utf-8';
+
 type KeyRequest = FastifyRequest<{ Params: { '*': string }; Querystring: { consistency?: Consistency } }>;
 
 /** Client KV routes. Registered in their own context: PUT bodies are raw bytes whatever the content type. */
@@ -78,8 +80,9 @@ export async function kvRoutes(app: FastifyInstance, opts: { node: NodeApi; limi
       const cond = parseConditions(header(request, 'if-match'), header(request, 'if-none-match'));
       const value = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
       if (value.length > limits.maxValueBytes) throw new PayloadTooLargeError(`value is ${value.length} bytes; the limit is ${limits.maxValueBytes}`);
-      const result = await node.put(key, value, cond);
-      return reply.header('etag', etag(result.revision)).send({ revision: result.revision });
+      const { revision } = await node.put(key, value, cond);
+      // Serialized here (what the 200 schema would produce): fastify sends a JSON string as it is.
+      return reply.header('etag', etag(revision)).header('content-type', JSON_UTF8).send(`{"revision":${revision}}`);
     },
   );
 
