@@ -22,6 +22,7 @@ export function handleAppend(r: FollowerHost, m: Message): void {
   }
   const lastNew = log.maybeAppend(m.index, m.logTerm, m.commit, m.entries);
   if (lastNew !== undefined) {
+    if (m.noAck && m.entries.length === 0) return; // only the commit index, which the leader knows we hold
     r.sendAtTerm('appResp', m.from, { index: lastNew, commit: log.committed }, true);
     return;
   }

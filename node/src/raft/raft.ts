@@ -115,8 +115,11 @@ export class Raft {
     this.send(newMessage(type, to, { term: this.term, ...fields }), afterPersist);
   }
 
-  /** Sends an 'app' (or a snapshot) to `to` if its progress allows; returns whether something was sent. */
-  maybeSendAppend(to: NodeId, sendIfEmpty: boolean): boolean {
+  /**
+   * Sends an 'app' (or a snapshot) to `to` if its progress allows; returns whether something was
+   * sent. `commitBroadcast`: sent because the commit index advanced (see noAck below).
+   */
+  maybeSendAppend(to: NodeId, sendIfEmpty: boolean, commitBroadcast = false): boolean {
     if (to === this.id) return false;
     const pr = this.trk.progress.get(to);
     if (!pr || pr.isPaused()) return false;
@@ -143,7 +146,13 @@ export class Raft {
     if (ents.length === 0 && !sendIfEmpty) return false;
     let bytes = 0;
     for (const e of ents) bytes += entrySize(e);
-    this.sendAtTerm('app', to, { index: prevIndex, logTerm: prevTerm!, entries: ents, commit: this.log.committed });
+    const fields: Partial<Message> = { index: prevIndex, logTerm: prevTerm!, entries: ents, commit: this.log.committed };
+    // Only the new commit index, to a follower that was sent every entry: the answers to those
+    // appends (or, if they are lost, a heartbeat's resend) tell the leader what it holds, so this
+    // one needs none. (A leader that is leaving, which waits for the followers' commit, sends
+    // its appends from the tick, never as a commit broadcast: they are answered.)
+    if (commitBroadcast && ents.length === 0 && pr.state === 'replicate' && prevIndex === last) fields.noAck = true;
+    this.sendAtTerm('app', to, fields);
     pr.sentEntries(ents.length, bytes);
     return true;
   }
@@ -179,8 +188,8 @@ export class Raft {
     return s;
   }
 
-  bcastAppend(): void {
-    for (const id of this.trk.progress.keys()) if (id !== this.id) this.maybeSendAppend(id, true);
+  bcastAppend(commitBroadcast = false): void {
+    for (const id of this.trk.progress.keys()) if (id !== this.id) this.maybeSendAppend(id, true, commitBroadcast);
   }
 
   /** Heartbeats to every member, carrying the newest pending read context (if any). */
@@ -588,7 +597,7 @@ export class Raft {
   }
 
   private afterCommit(): void {
-    this.bcastAppend();
+    this.bcastAppend(true);
     if (this.committedEntryInCurrentTerm() && this.pendingReadIndexMessages.length > 0) {
       const pending = this.pendingReadIndexMessages;
       this.pendingReadIndexMessages = [];

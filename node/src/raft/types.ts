@@ -86,6 +86,13 @@ export interface Message {
   snapshot?: Snapshot;
   /** For heartbeats and ReadIndex: the request context echoed back. */
   context?: Uint8Array;
+  /**
+   * For an 'app' without entries sent only to carry a new commit index, to a follower that was
+   * sent every entry: the follower takes the commit and does not answer an acceptance (the answers
+   * to the appends that carried the entries tell the leader what it holds). A rejection is
+   * always answered.
+   */
+  noAck?: boolean;
 }
 
 export interface ReadState {

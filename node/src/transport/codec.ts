@@ -140,6 +140,7 @@ export function encodeMessage(m: Message): WireMessage {
   if (m.logTermHint !== undefined) w.logTermHint = u64Out(m.logTermHint, 'logTermHint');
   if (m.snapshot !== undefined) w.snapshot = encodeSnapshot(m.snapshot);
   if (m.context !== undefined) w.context = bytesOut(m.context, 'context');
+  if (m.noAck) w.noAck = true;
   return w;
 }
 
@@ -162,6 +163,7 @@ export function decodeMessage(w: WireMessage): Message {
   if (w.logTermHint !== undefined && w.logTermHint !== null) m.logTermHint = u64In(w.logTermHint, 'logTermHint');
   if (w.snapshot) m.snapshot = decodeSnapshot(w.snapshot);
   if (w.context !== undefined && w.context !== null) m.context = bytesIn(w.context);
+  if (w.noAck) m.noAck = true;
   return m;
 }
 

@@ -41,6 +41,7 @@ export interface WireMessage {
   logTermHint?: WireU64;
   snapshot?: WireSnapshot | null;
   context?: Uint8Array;
+  noAck?: boolean;
 }
 
 export interface WireMessageBatch {

@@ -270,3 +270,31 @@ describe('recovery from lost messages', () => {
     expect(net.appliedData('c')).toEqual(['warm', 'p0', 'p1', 'p2', 'p3', 'p4']);
   });
 });
+
+describe('commit-only appends to followers that hold the whole log', () => {
+  it('go out marked noAck, and the followers take the commit without answering', () => {
+    const net = new Network(['a', 'b', 'c']);
+    net.campaign('a');
+    net.propose('a', 'x');
+    const since = net.sent.length;
+    net.propose('a', 'y');
+    const sent = net.sent.slice(since);
+    // The first ack commits y; c's ack is still on its way then, but y was sent to c already.
+    const commitOnly = sent.filter((m) => m.type === 'app' && m.entries.length === 0);
+    expect(commitOnly.map((m) => m.to).sort()).toEqual(['b', 'c']);
+    expect(commitOnly.every((m) => m.noAck === true)).toBe(true);
+    // Each follower answered the append with the entry, and nothing else.
+    const answers = sent.filter((m) => m.type === 'appResp');
+    expect(answers.map((m) => m.from).sort()).toEqual(['b', 'c']);
+    for (const id of ['b', 'c']) expect(net.node(id).raw.status().commit).toBe(net.node('a').raw.status().commit);
+    expect(net.appliedData('c')).toEqual(['x', 'y']);
+  });
+
+  it('still answer a rejection, and a follower still behind gets an append that asks for an answer', () => {
+    const net = networkFrom({ b: storageWithLog(['a', 'b', 'c'], [1, 1, 1], { term: 1, commit: 1 }) });
+    const b = net.node('b');
+    // An append that does not match b's log, even marked noAck, is answered: the leader must back off.
+    b.raw.step({ ...app('x', 'b', 2, 3, 2, [], 1), noAck: true });
+    expect(b.raw.ready().messagesAfterPersist).toMatchObject([{ type: 'appResp', reject: true }]);
+  });
+});

@@ -32,6 +32,7 @@ const messageArb: fc.Arbitrary<Message> = fc.record(
       data: bytes,
     }),
     context: bytes,
+    noAck: fc.constant(true), // false is the wire default: absent
   },
   { requiredKeys: ['type', 'from', 'to', 'term', 'logTerm', 'index', 'entries', 'commit', 'reject', 'rejectHint'] },
 );
