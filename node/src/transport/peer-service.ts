@@ -8,7 +8,7 @@ let loaded: protoLoader.PackageDefinition | undefined;
 export function peerPackageDefinition(): protoLoader.PackageDefinition {
   loaded ??= protoLoader.loadSync(findProtoFile('raft.proto'), {
     keepCase: false,
-    longs: String, // decoded uint64 as decimal strings: converted to numbers with a range check
+    longs: Number, // decoded uint64 as numbers: any value of 2^53 or more comes out at or above 2^53, which the codec refuses
     enums: Number,
     bytes: Buffer,
     defaults: true,
