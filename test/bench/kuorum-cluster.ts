@@ -70,7 +70,10 @@ export async function startKuorumCluster(options: KuorumClusterOptions): Promise
   const up = async (m: Member): Promise<void> => {
     m.id = await until(`${m.name} to answer`, async () => {
       if (!m.proc) throw new Error(`${m.name} exited:\n${m.output.slice(-2000)}`);
-      return String((await status(m)).id);
+      const s = await status(m);
+      // Another member answering on this port would have its ID taken for this one's.
+      if (s.name !== m.name) throw new Error(`${m.name}'s port ${m.httpPort} is answered by ${String(s.name)}`);
+      return String(s.id);
     });
   };
   const stop = async (m: Member, signal: NodeJS.Signals): Promise<void> => {
