@@ -18,6 +18,19 @@ function start(dir: string): Promise<RunningNode> {
   return startRealNode('s1', dir, ['--election-timeout=300', '--heartbeat-interval=50', '--shutdown-timeout=0', '--snapshot-threshold=5', '--snapshot-catchup-entries=0', '--bootstrap']);
 }
 
+/** The DataDirError a start on `dir` fails with (the test fails if it starts). */
+async function refusalToStart(dir: string): Promise<DataDirError> {
+  const err = await start(dir).then(
+    async (started) => {
+      await started.shutdown();
+      return undefined;
+    },
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(DataDirError);
+  return err as DataDirError;
+}
+
 beforeAll(async () => {
   root = await mkdtemp(path.join(os.tmpdir(), 'kuorum-behind-'));
 });
@@ -45,14 +58,7 @@ describe('a node whose state machine is behind its snapshot', () => {
     }
 
     await rm(path.join(dir, 'state'), { recursive: true, force: true });
-    const err = await start(dir).then(
-      async (started) => {
-        await started.shutdown();
-        return undefined;
-      },
-      (e: unknown) => e,
-    );
-    expect(err).toBeInstanceOf(DataDirError);
+    const err = await refusalToStart(dir);
     expect(err).toMatchObject({ code: 'state_behind_snapshot', message: expect.stringContaining('empty the data dir') });
   });
 
@@ -66,14 +72,7 @@ describe('a node whose state machine is behind its snapshot', () => {
       await n.shutdown();
     }
     await rm(path.join(dir, 'wal'), { recursive: true, force: true });
-    const err = await start(dir).then(
-      async (started) => {
-        await started.shutdown();
-        return undefined;
-      },
-      (e: unknown) => e,
-    );
-    expect(err).toBeInstanceOf(DataDirError);
+    const err = await refusalToStart(dir);
     expect(err).toMatchObject({ code: 'log_missing', message: expect.stringContaining('the log was lost') });
   });
 });
