@@ -1,6 +1,6 @@
 /**
- * Atomic LevelDB batches in classic-level's chained form, shared by the Raft log
- * (node/src/storage) and the state machine (node/src/kv): each put/del goes straight into
+ * Atomic LevelDB batches in classic-level's chained form, for the state machine (node/src/kv;
+ * the Raft log is a write-ahead log of its own, node/src/storage/wal): each put/del goes straight into
  * LevelDB's native WriteBatch as it is made, instead of building an array of op objects that
  * abstract-level copies and the binding then walks property by property — measurably less
  * main-thread CPU per entry on the write paths (test/bench/storage-throughput.ts).
