@@ -694,6 +694,11 @@ export class KuorumNode implements NodeApi {
     return memberList(this.lastStatus, this.kv.members(), { id: this.id, name: this.settings.name, peerAddress: this.settings.advertisePeer }, this.lastContact, Date.now());
   }
 
+  async listMembers(consistency: Consistency): Promise<MemberInfo[]> {
+    await this.readBarrier(consistency);
+    return this.members();
+  }
+
   /** An empty, unjoined node that may form a new cluster. */
   canBootstrap(): boolean {
     return this.formation.canBootstrap();

@@ -231,18 +231,23 @@ export class TestCluster {
     return this.nodes.filter((n) => n.running);
   }
 
-  /** The node that reports itself leader, agreed on by a majority of the running nodes. */
+  /**
+   * The node that reports itself leader in the highest term: one deposed while it was cut off
+   * may still say it leads an older term.
+   */
   async leader(among: NodeProcess[] = this.running()): Promise<NodeProcess> {
     return waitFor('a leader', async () => {
-      for (const n of among) {
-        try {
-          const s = await n.status();
-          if (s.role === 'leader') return n;
-        } catch {
-          // not up
-        }
-      }
-      return undefined;
+      const leaders = await Promise.all(
+        among.map(async (n) => {
+          try {
+            const s = await n.status();
+            return s.role === 'leader' ? { n, term: s.term } : undefined;
+          } catch {
+            return undefined; // not up
+          }
+        }),
+      );
+      return leaders.reduce<{ n: NodeProcess; term: number } | undefined>((best, l) => (l && (!best || l.term > best.term) ? l : best), undefined)?.n;
     });
   }
 

@@ -130,7 +130,14 @@ export interface NodeApi {
   /** Leader only. 404 when the key is absent. */
   delete(key: string, cond: WriteCondition): Promise<{ revision: number }>;
 
+  /** The members as this node knows them (its applied configuration). */
   members(): MemberInfo[];
+  /**
+   * Serializable: members(). Linearizable: first waits, as a linearizable read does, until every
+   * conf change committed before the request is applied here, so a new leader lists a change the
+   * old one answered.
+   */
+  listMembers(consistency: Consistency): Promise<MemberInfo[]>;
   /** Local: forms a one-member cluster on an empty, unjoined node. */
   bootstrap(): Promise<NodeStatus>;
   /** Leader only. */

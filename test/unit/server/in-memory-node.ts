@@ -97,6 +97,9 @@ export class InMemoryNodeSimulator implements NodeApi {
   members(): MemberInfo[] {
     return this.memberList;
   }
+  async listMembers(): Promise<MemberInfo[]> {
+    return this.memberList;
+  }
   async bootstrap(): Promise<NodeStatus> {
     throw new ConflictError('already a member of a cluster', 'already_formed');
   }

@@ -39,8 +39,11 @@ describe('a bootstrapped single-member node', () => {
     expect(s.clusterId).toMatch(/^[0-9a-f]{16}$/);
     expect(s.leaderId).toBe(s.id);
     expect((await n.http.inject({ method: 'GET', url: '/readyz' })).statusCode).toBe(200);
-    const m = (await n.http.inject({ method: 'GET', url: '/v1/members' })).json();
-    expect(m.members).toEqual([expect.objectContaining({ id: s.id, name: 'n1', role: 'voter', isLeader: true })]);
+    for (const consistency of ['serializable', 'linearizable']) {
+      const m = (await n.http.inject({ method: 'GET', url: `/v1/members?consistency=${consistency}` })).json();
+      expect(m.members).toEqual([expect.objectContaining({ id: s.id, name: 'n1', role: 'voter', isLeader: true })]);
+    }
+    expect((await n.http.inject({ method: 'GET', url: '/v1/members?consistency=strong' })).statusCode).toBe(400);
     expect((await n.http.inject({ method: 'POST', url: '/v1/bootstrap' })).statusCode).toBe(409);
   });
 
@@ -147,6 +150,11 @@ describe('restart and bootstrap rules', () => {
       const put = await n.http.inject({ method: 'PUT', url: '/v1/kv/x', payload: 'v' });
       expect(put.statusCode).toBe(503);
       expect(put.json().code).toBe('not_ready');
+      // Its own view lists no members; a linearizable list needs a cluster to agree with.
+      expect((await n.http.inject({ method: 'GET', url: '/v1/members' })).json().members).toEqual([]);
+      const linearizable = await n.http.inject({ method: 'GET', url: '/v1/members?consistency=linearizable' });
+      expect(linearizable.statusCode).toBe(503);
+      expect(linearizable.json().code).toBe('not_ready');
       const b = await n.http.inject({ method: 'POST', url: '/v1/bootstrap' });
       expect(b.statusCode).toBe(200);
       expect(b.json().member).toBe(true);

@@ -2,13 +2,18 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { BadRequestError } from '../../errors.js';
 import { FORWARDED_HEADER, leaderOnly } from '../forwarding.js';
 import type { Limits } from '../limits.js';
-import type { AddMemberRequest, NodeApi } from '../node-api.js';
+import type { AddMemberRequest, Consistency, NodeApi } from '../node-api.js';
 import { errorResponses, memberSchema, statusSchema } from '../schemas.js';
 
 const memberIdParams = {
   type: 'object',
   properties: { id: { type: 'string', pattern: '^[0-9a-f]{16}$', description: 'Member ID: 16 lowercase hex digits' } },
   required: ['id'],
+} as const;
+
+const membersQuery = {
+  type: 'object',
+  properties: { consistency: { type: 'string', enum: ['linearizable', 'serializable'], default: 'serializable' } },
 } as const;
 
 /** Status, membership and leadership routes. */
@@ -26,14 +31,15 @@ export async function adminRoutes(app: FastifyInstance, opts: { node: NodeApi; l
     '/v1/members',
     {
       schema: {
-        summary: 'The members as this node knows them; on the leader with match index and last contact',
+        summary: 'The members as this node knows them (consistency=linearizable: with every committed change); on the leader with match index and last contact',
         tags: ['admin'],
-        response: { 200: { type: 'object', properties: { leaderId: { type: 'string' }, members: { type: 'array', items: memberSchema } } } },
+        querystring: membersQuery,
+        response: { 200: { type: 'object', properties: { leaderId: { type: 'string' }, members: { type: 'array', items: memberSchema } } }, ...errorResponses(503) },
       },
     },
-    async () => {
-      await node.settled();
-      return { leaderId: node.status().leaderId, members: node.members() };
+    async (request: FastifyRequest<{ Querystring: { consistency: Consistency } }>) => {
+      const members = await node.listMembers(request.query.consistency);
+      return { leaderId: node.status().leaderId, members };
     },
   );
 
