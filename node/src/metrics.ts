@@ -58,7 +58,7 @@ export class NodeMetrics {
   /** Observed per Ready and per applied batch: BoundHistogram cells (prom-client's observe() hashes a labels object per call). */
   readonly fsyncDuration: HistogramCell = new BoundHistogram(
     'kuorum_fsync_duration_seconds',
-    'Time to persist one Ready (one synced batch).',
+    'Time from handing one Ready to the Raft log until it is durable (one synced append, after the writes before it).',
     [],
     [0.0005, 0.001, 0.002, 0.004, 0.008, 0.016, 0.032, 0.064, 0.128, 0.256, 0.512, 1],
     this.registry,

@@ -55,6 +55,8 @@ interface PendingRead {
 const BATCHING_ROUNDS = 2;
 /** Readys whose entries may wait for the state machine before the loop waits for it. */
 const MAX_APPLY_BACKLOG = 4;
+/** Readys being written at once; the next waits for them (a slow disk holds the loop back). */
+const MAX_PERSISTS_IN_FLIGHT = 8;
 
 export class KuorumNode implements NodeApi {
   private raw: RawNode;
@@ -93,6 +95,11 @@ export class KuorumNode implements NodeApi {
   private applying: Promise<void> = Promise.resolve();
   private applyFailure: Error | null = null;
   private applyBacklog = 0;
+  /** The writes of accepted Readys, chained in order (the log store runs them one at a time). */
+  private persisting: Promise<void> = Promise.resolve();
+  private persistsInFlight = 0;
+  /** Readys written since the last iteration: the core is told in order, between two Readys. */
+  private persistedReadys: { raw: RawNode; rd: Ready }[] = [];
   /** The last entry handed to the state machine (it may not have applied it yet). */
   private dispatchedIndex = 0;
   /**
@@ -218,6 +225,7 @@ export class KuorumNode implements NodeApi {
     if (this.ticker) clearInterval(this.ticker);
     this.notify();
     await this.loopDone;
+    await this.persisting;
     await this.applying;
     await this.snapshots.idle();
     const err = new UnavailableError('the node is shutting down', 'shutting_down');
@@ -283,7 +291,7 @@ export class KuorumNode implements NodeApi {
 
   private async loop(): Promise<void> {
     while (this.running) {
-      if (this.ticks === 0 && this.inbox.length === 0 && this.actions.length === 0 && this.proposalQueue.length === 0 && !this.raw.hasReady()) {
+      if (this.ticks === 0 && this.inbox.length === 0 && this.actions.length === 0 && this.proposalQueue.length === 0 && this.persistedReadys.length === 0 && !this.raw.hasReady()) {
         await new Promise<void>((resolve) => (this.wake = resolve));
         continue;
       }
@@ -308,6 +316,7 @@ export class KuorumNode implements NodeApi {
     const raw = this.raw;
     // A member told of its removal stops ticking, so it never disturbs the cluster by campaigning.
     if (this.removedNotice) this.ticks = 0;
+    this.tellPersisted(raw);
     for (; this.ticks > 0; this.ticks--) raw.tick();
     const msgs = this.inbox;
     this.inbox = [];
@@ -324,7 +333,6 @@ export class KuorumNode implements NodeApi {
     }
     const rd = raw.ready();
     await this.handleReady(raw, rd);
-    raw.advance(rd);
     this.afterReady();
     this.maybeSnapshot();
   }
@@ -358,37 +366,84 @@ export class KuorumNode implements NodeApi {
     this.transport.send(msgs);
   }
 
+  /**
+   * Sends, applies and hands the Ready's state to the log store, then returns: the loop goes on
+   * (steps acknowledgements, commits, applies) while the write is in flight. Its messages that
+   * need that state durable (acknowledgements, votes) go out when the write completes.
+   */
   private async handleReady(raw: RawNode, rd: Ready): Promise<void> {
     if (rd.softState) this.onSoftState(rd.softState.leader);
     this.sendRaft(rd.messages);
-
-    // Without new entries or a snapshot, everything committed is already in the durable log (an
-    // earlier Ready's save finished): apply it now instead of after this Ready's save, which then
-    // holds only the commit index — the write's answer need not wait for that.
-    const appliedEarly = rd.entries.length === 0 && !rd.snapshot;
-    if (appliedEarly) await this.dispatchApply(raw, rd);
-    // A snapshot replaces the state: the applies handed out before it finish first.
-    if (rd.snapshot) await this.applyDone();
-    if (rd.hardState || rd.entries.length > 0 || rd.snapshot) {
-      const started = process.hrtime.bigint();
-      await this.store.save({ hardState: rd.hardState, entries: rd.entries, snapshot: rd.snapshot }, { sync: rd.mustSync });
-      if (rd.mustSync) this.metrics.fsyncDuration.observe(Number(process.hrtime.bigint() - started) / 1e9);
+    if (rd.snapshot) return this.handleSnapshotReady(raw, rd);
+    const write = rd.hardState !== undefined || rd.entries.length > 0;
+    // Handed to the log store before anything is applied: a snapshot of the state (which joins the
+    // store's queue) then always follows the commit index that covers it.
+    if (write) this.persist(raw, rd);
+    // The core hands out only entries durable here: they are applied without waiting for this write.
+    await this.dispatchApply(raw, rd);
+    for (const rs of rd.readStates) this.reads.answer(rs.context, rs.index);
+    if (!write) {
+      raw.advance(rd);
+      // Acknowledgements may cover entries of a write still in flight (a resent append): they wait for it.
+      if (this.persistsInFlight === 0) this.sendRaft(rd.messagesAfterPersist);
+      else if (rd.messagesAfterPersist.length > 0) this.persisting = this.persisting.then(() => this.sendRaft(rd.messagesAfterPersist));
+      return;
     }
-    if (rd.snapshot) this.coreHandedOut = Math.max(this.coreHandedOut, rd.snapshot.metadata.index);
-    if (rd.snapshot && rd.snapshot.metadata.index > this.kv.appliedIndex()) {
-      await this.kv.restore(rd.snapshot.data, rd.snapshot.metadata.index);
-      this.snapshots.installed(rd.snapshot.metadata.index);
+    raw.acceptReady(rd);
+    if (this.persistsInFlight > MAX_PERSISTS_IN_FLIGHT) await this.persisting;
+  }
+
+  /** Writes the Ready's hard state and entries behind the writes in flight; the core is told when they are durable. */
+  private persist(raw: RawNode, rd: Ready): void {
+    this.persistsInFlight++;
+    const started = process.hrtime.bigint();
+    const written = this.store.save({ hardState: rd.hardState, entries: rd.entries }, { sync: rd.mustSync });
+    this.persisting = written.then(
+      () => {
+        this.persistsInFlight--;
+        if (rd.mustSync) this.metrics.fsyncDuration.observe(Number(process.hrtime.bigint() - started) / 1e9);
+        this.sendRaft(rd.messagesAfterPersist);
+        this.persistedReadys.push({ raw, rd });
+        this.notify();
+      },
+      (err: unknown) => {
+        this.persistsInFlight--;
+        this.applyFailure ??= err as Error;
+        this.notify();
+      },
+    );
+  }
+
+  /** Tells the core which accepted Readys are durable now (a core replaced since is not told). */
+  private tellPersisted(raw: RawNode): void {
+    if (this.persistedReadys.length === 0) return;
+    const done = this.persistedReadys;
+    this.persistedReadys = [];
+    for (const p of done) if (p.raw === raw) raw.persisted(p.rd);
+  }
+
+  /** A snapshot replaces the log and the state: the writes and applies before it finish first. */
+  private async handleSnapshotReady(raw: RawNode, rd: Ready): Promise<void> {
+    const snapshot = rd.snapshot!;
+    await this.persisting;
+    if (this.applyFailure) throw this.applyFailure;
+    this.tellPersisted(raw);
+    await this.applyDone();
+    const started = process.hrtime.bigint();
+    await this.store.save({ hardState: rd.hardState, entries: rd.entries, snapshot }, { sync: true });
+    this.metrics.fsyncDuration.observe(Number(process.hrtime.bigint() - started) / 1e9);
+    this.coreHandedOut = Math.max(this.coreHandedOut, snapshot.metadata.index);
+    if (snapshot.metadata.index > this.kv.appliedIndex()) {
+      await this.kv.restore(snapshot.data, snapshot.metadata.index);
+      this.snapshots.installed(snapshot.metadata.index);
       this.updatePeers();
       // The leader sends its state as of sending: `applied` may be ahead of the snapshot's index.
-      this.log.info('installed a snapshot from the leader', { index: rd.snapshot.metadata.index, applied: this.kv.appliedIndex() });
+      this.log.info('installed a snapshot from the leader', { index: snapshot.metadata.index, applied: this.kv.appliedIndex() });
     }
     this.sendRaft(rd.messagesAfterPersist);
-
-    if (!appliedEarly) await this.dispatchApply(raw, rd);
-
-    for (const rs of rd.readStates) {
-      this.reads.answer(rs.context, rs.index);
-    }
+    await this.dispatchApply(raw, rd);
+    for (const rs of rd.readStates) this.reads.answer(rs.context, rs.index);
+    raw.advance(rd);
   }
 
   /**

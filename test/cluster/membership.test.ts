@@ -36,7 +36,8 @@ describe('membership changes through the admin API (real node processes)', () =>
     expect(add.status, add.text).toBe(201);
     expect(add.json()).toMatchObject({ id: n4.id, role: 'learner' });
     await waitFor('n4 to replicate', async () => (await n4.request('GET', '/v1/kv/m/1?consistency=serializable')).text === 'one');
-    expect((await n4.status()).role).toBe('learner');
+    // It is a learner once it applied its own addition, which follows m/1 in the log.
+    await waitFor('n4 to know it is a learner', async () => (await n4.status()).role === 'learner');
     const promoted = await waitFor('promotion', async () => {
       const r = await leader.request('POST', `/v1/members/${n4.id}/promote`);
       return r.status === 200 ? r.json() : undefined;

@@ -265,8 +265,11 @@ describe('snapshots carry the state as of sending', () => {
   // applied index, which after such an install is ahead of what the core handed out; compacting
   // the log there loses the committed entries (and the conf change) the core has yet to hand out.
   it('a snapshot at the state machine index before the core caught up compacts entries the core still needs (node bug F7)', () => {
-    const { sim, caughtUp } = catchUpFromAhead('state', 'at once');
-    expect(() => sim.runTicks(100, caughtUp)).toThrow(/compacts its log to \d+, but its core handed out only up to \d+/);
+    // Any node that installs a state ahead of its snapshot trips it: the follower, or already the new learner.
+    expect(() => {
+      const { sim, caughtUp } = catchUpFromAhead('state', 'at once');
+      sim.runTicks(100, caughtUp);
+    }).toThrow(/compacts its log to \d+, but its core handed out only up to \d+/);
   });
 
   it("a crash between saving a leader's snapshot and restoring the state from it: the restart restores it from the disk", () => {
@@ -350,6 +353,7 @@ describe('Raft paper, Figure 8', () => {
     sim.connect('n5', 'n4');
     elect(sim, 'n5');
     const termB = s5.term;
+    expect(sim.runTicks(5, () => durableTerm(s5.storage, 2) === termB)).toBe(true); // its no-op's write completes
     isolate(sim, 'n5');
     sim.crash('n5');
     expect(durableTerm(s5.storage, 2)).toBe(termB);

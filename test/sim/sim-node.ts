@@ -12,7 +12,7 @@ import {
   type Role,
 } from '../../node/src/raft/index.js';
 import { KvMachine, decodePut, mixDigest, type PutCommand } from './kv-machine.js';
-import { LogView, durableTerm } from './log-view.js';
+import { LogView } from './log-view.js';
 import type { Prng } from './prng.js';
 import { InvariantViolation, type SafetyChecker } from './safety-checker.js';
 
@@ -82,20 +82,28 @@ interface PendingRead {
   index: number | undefined;
 }
 
+/**
+ * The loop is held by a Ready: a snapshot waiting for the writes in flight ('drain'), then being
+ * written ('persist'); or committed entries being applied ('apply').
+ */
 interface Busy {
   rd: Ready;
-  phase: 'persist' | 'apply';
+  phase: 'drain' | 'persist' | 'apply';
+  /** Accepted by the core, its write in flight (persisted() follows); otherwise advance() at the end. */
+  accepted: boolean;
 }
 
 const textEncoder = new TextEncoder();
 const textDecoder = new TextDecoder();
 
 /**
- * One simulated member: a real RawNode over a MemoryStorage "disk" and a durable KV. Inputs are
- * queued while a Ready is being written (the node's loop is single-threaded), each Ready is
- * written as ONE atomic batch (hardState + entries + snapshot), then the committed entries are
- * applied as one atomic KV batch, then advance(). A crash loses the queue and whatever batch was
- * not yet durable.
+ * One simulated member: a real RawNode over a MemoryStorage "disk" and a durable KV. As in the
+ * node, a Ready's committed entries (durable ones only) are applied at once as one atomic KV
+ * batch while inputs queue, and its hardState + entries are accepted by the core and written in
+ * the background as ONE atomic batch: writes complete one at a time, in order, each followed by
+ * its messagesAfterPersist and persisted(). Meanwhile the node takes inputs and more Readys. A
+ * Ready with a snapshot waits for the writes in flight, is written, then applied and advanced.
+ * A crash loses the queue and the writes not yet durable (those that made it are a prefix).
  *
  * As in the node, the state machine is the snapshot: the core's snapshots carry no data, a 'snap'
  * message carries the sender's state as of sending (applied index A' >= the snapshot's index C),
@@ -118,6 +126,8 @@ export class SimNode {
   private coreApplied: { index: number; confState: ConfState } = { index: 0, confState: { voters: [], learners: [] } };
   private inbox: NodeInput[] = [];
   private busy: Busy | undefined;
+  /** Accepted Readys whose write is in flight, oldest first; only the oldest is being written. */
+  private writes: Ready[] = [];
   private pumping = false;
   /** A snapshot is being taken in the background. */
   private snapshotting = false;
@@ -174,9 +184,12 @@ export class SimNode {
     this.pump();
   }
 
-  /** Power loss: everything in memory is gone; a batch being written is durable only if it got there. */
+  /** Power loss: everything in memory is gone; of the writes in flight, a prefix got to the disk. */
   crash(): void {
     if (!this.raw) return;
+    let reached = 0;
+    while (reached < this.writes.length && this.host.crashOutcomeDurable(this)) this.writeBatch(this.writes[reached++]!);
+    if (this.writes.length > 0) this.host.trace(`${this.id} crash: ${reached} of ${this.writes.length} writes in flight reached the disk`);
     const b = this.busy;
     if (b && b.phase === 'persist' && this.host.crashOutcomeDurable(this)) {
       // The node saves a snapshot, then restores the state from it: the crash may fall between.
@@ -191,9 +204,10 @@ export class SimNode {
     this.myWrites.clear();
     this.inbox = [];
     this.busy = undefined;
+    this.writes = [];
     this.snapshotting = false;
     this.raw = undefined;
-    this.view.clearOverlay();
+    this.view.clearAll();
     this.lastRole = 'follower';
     this.incarnation++;
   }
@@ -384,21 +398,73 @@ export class SimNode {
       throw new InvariantViolation('CoreContract', `${this.id} got an empty Ready (commit ${raw.status().commit}, handed out ${this.handedOut}, log ${this.storage.firstIndex()}..${this.storage.lastIndex()})`);
     }
     this.checkReadyShape(rd);
-    this.view.setOverlay(rd.entries, rd.snapshot?.metadata);
-    this.busy = { rd, phase: 'persist' };
-    this.observe();
+    if (rd.snapshot) this.view.setSnapshotOverlay(rd.entries, rd.snapshot.metadata);
+    else this.view.pushWrite(rd.entries);
     this.host.send(this, rd.messages);
     for (const rs of rd.readStates) {
       const r = this.reads.get(textDecoder.decode(rs.context));
       if (r && r.index === undefined) r.index = rs.index;
     }
+    if (rd.snapshot) {
+      this.busy = { rd, phase: 'drain', accepted: false };
+      this.observe();
+      if (this.writes.length === 0) this.startSnapshotWrite();
+      return;
+    }
+    // Acknowledgements may cover entries of earlier writes still in flight (a resent append): they
+    // queue behind those writes even when this Ready writes nothing itself.
+    const write = rd.hardState !== undefined || rd.entries.length > 0 || (rd.messagesAfterPersist.length > 0 && this.writes.length > 0);
+    if (write) {
+      this.coreCall('acceptReady', () => raw.acceptReady(rd));
+      this.writes.push(rd);
+      if (this.writes.length === 1) this.scheduleWrite();
+    } else {
+      this.host.send(this, rd.messagesAfterPersist);
+    }
+    this.busy = { rd, phase: 'apply', accepted: write };
+    this.observe();
     this.serveReads();
+    const delay = rd.committedEntries.length > 0 ? this.host.diskDelay(this, 'apply') : 0;
+    this.afterDelay(delay, () => this.busy?.rd === rd && this.finishApply());
+  }
+
+  /** Runs `fn` after `delay` (0: at once), unless the node crashed meanwhile. */
+  private afterDelay(delay: number, fn: () => void): void {
+    if (delay === 0) return fn();
     const incarnation = this.incarnation;
-    // Only a Ready that must be fsynced waits for the disk; one with only messages or a commit
-    // index does not (otherwise a slow disk would also delay every heartbeat response).
-    const delay = rd.mustSync || rd.snapshot ? this.host.diskDelay(this, 'persist') : 0;
-    if (delay === 0) this.finishPersist();
-    else this.host.schedule(delay, () => this.incarnation === incarnation && this.busy?.rd === rd && this.finishPersist());
+    this.host.schedule(delay, () => this.incarnation === incarnation && fn());
+  }
+
+  /**
+   * The oldest write in flight goes to the disk: it completes later, never before the inputs
+   * already queued with it. Only a Ready that must be fsynced waits for the disk; one with only a
+   * commit index does not (otherwise a slow disk would also delay every heartbeat response).
+   */
+  private scheduleWrite(): void {
+    const rd = this.writes[0]!;
+    const delay = rd.mustSync ? this.host.diskDelay(this, 'persist') : 0;
+    const incarnation = this.incarnation;
+    this.host.schedule(delay, () => this.incarnation === incarnation && this.writes[0] === rd && this.finishWrite());
+  }
+
+  private finishWrite(): void {
+    const rd = this.writes.shift()!;
+    this.writeBatch(rd);
+    this.view.writeDone(rd.entries);
+    this.host.send(this, rd.messagesAfterPersist);
+    this.coreCall('persisted', () => this.raw!.persisted(rd));
+    if (this.writes.length > 0) this.scheduleWrite();
+    else if (this.busy?.phase === 'drain') this.startSnapshotWrite();
+    this.maybeSnapshot(); // as the node's scheduler, which looks after every loop iteration
+    this.observe();
+    this.pump();
+  }
+
+  private startSnapshotWrite(): void {
+    const b = this.busy!;
+    b.phase = 'persist';
+    const delay = this.host.diskDelay(this, 'persist');
+    this.afterDelay(delay, () => this.busy === b && this.finishSnapshotWrite());
   }
 
   /** Log Matching bookkeeping for every entry handed out, and shape checks the disk relies on. */
@@ -413,14 +479,15 @@ export class SimNode {
     if (rd.snapshot) this.handedOut = rd.snapshot.metadata.index;
     const first = rd.entries[0];
     if (first) {
-      const last = rd.snapshot ? rd.snapshot.metadata.index : this.storage.lastIndex();
+      // The writes in flight reach the disk first: the entries follow the log they leave.
+      const last = rd.snapshot ? rd.snapshot.metadata.index : this.view.lastIndex();
       if (first.index > last + 1) {
         throw new InvariantViolation('CoreContract', `${this.id} Ready entries start at ${first.index}, leaving a gap after ${last}`);
       }
       if (prevIndex === undefined || first.index !== prevIndex + 1) {
         prevIndex = first.index - 1;
         prevTerm = undefined;
-        const t = durableTerm(this.storage, prevIndex);
+        const t = this.view.term(prevIndex);
         if (typeof t === 'number') prevTerm = t;
       }
     }
@@ -479,26 +546,25 @@ export class SimNode {
     this.kv = kv;
   }
 
-  private finishPersist(): void {
+  private finishSnapshotWrite(): void {
     const b = this.busy!;
     this.writeBatch(b.rd);
-    if (b.rd.snapshot) this.coreApplied = { index: b.rd.snapshot.metadata.index, confState: b.rd.snapshot.metadata.confState };
-    this.view.clearOverlay();
+    this.coreApplied = { index: b.rd.snapshot!.metadata.index, confState: b.rd.snapshot!.metadata.confState };
+    this.view.clearSnapshotOverlay();
     this.host.send(this, b.rd.messagesAfterPersist);
     b.phase = 'apply';
+    this.serveReads();
     const delay = b.rd.committedEntries.length > 0 ? this.host.diskDelay(this, 'apply') : 0;
-    const incarnation = this.incarnation;
-    if (delay === 0) this.finishApply();
-    else this.host.schedule(delay, () => this.incarnation === incarnation && this.busy === b && this.finishApply());
+    this.afterDelay(delay, () => this.busy === b && this.finishApply());
   }
 
   private finishApply(): void {
     const raw = this.raw!;
-    const rd = this.busy!.rd;
-    for (const e of rd.committedEntries) this.handOut(raw, e);
+    const b = this.busy!;
+    for (const e of b.rd.committedEntries) this.handOut(raw, e);
     this.checkCoreConfig(raw.status().config);
     this.serveReads();
-    this.coreCall('advance', () => raw.advance(rd));
+    if (!b.accepted) this.coreCall('advance', () => raw.advance(b.rd));
     this.busy = undefined;
     this.maybeSnapshot();
     this.observe();
@@ -585,7 +651,8 @@ export class SimNode {
    * snapshot's index is the one when it completes.
    */
   private maybeSnapshot(): void {
-    if (this.snapshotting) return;
+    // The node's snapshot joins the log store's queue behind the writes in flight.
+    if (this.snapshotting || this.writes.length > 0) return;
     const index = this.kv.applied;
     if (index - this.storage.snapshot().metadata.index < this.host.core.snapshotEvery) return;
     if (index > this.storage.lastIndex()) return;
@@ -601,6 +668,7 @@ export class SimNode {
   }
 
   private takeSnapshot(): void {
+    if (this.writes.length > 0) return this.maybeSnapshot(); // retried when the writes drain
     const index = this.kv.applied;
     if (index <= this.storage.snapshot().metadata.index || index > this.storage.lastIndex()) return;
     // The node waits while its state machine is ahead of what its core handed out (F7).
@@ -633,6 +701,7 @@ export class SimNode {
 
   /** Whether the node has something in flight (used by scenario tests to crash mid-write). */
   get writing(): 'persist' | 'apply' | undefined {
+    if (this.writes.length > 0 || this.busy?.phase === 'persist' || this.busy?.phase === 'drain') return 'persist';
     return this.busy?.phase;
   }
 }

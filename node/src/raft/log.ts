@@ -160,8 +160,9 @@ export class RaftLog {
     this.unstable.stableSnapTo(i);
   }
 
+  /** Unstable entries not yet handed to storage. */
   unstableEntries(): Entry[] {
-    return this.unstable.entries.length === 0 ? [] : [...this.unstable.entries];
+    return this.unstable.entriesToPersist();
   }
 
   hasPendingSnapshot(): boolean {

@@ -7,9 +7,10 @@ import { NO_NODE } from './types.js';
 
 export { decodeConfChange, encodeConfChange } from './conf-change.js';
 
-/** What ready() handed out, so that advance() acknowledges exactly that. */
+/** What ready() handed out, so that advance() (or acceptReady and persisted) acknowledges exactly that. */
 interface ReadyRecord {
   hardState: HardState;
+  accepted: boolean;
 }
 
 function sameHardState(a: HardState, b: HardState): boolean {
@@ -19,7 +20,9 @@ function sameHardState(a: HardState, b: HardState): boolean {
 /**
  * The application's handle on the Raft state machine: feed it ticks, peer messages and
  * proposals; collect Readys; persist, send and apply them; then advance().
- * Only one Ready may be outstanding: call advance(rd) before the next ready().
+ * Only one Ready may be outstanding: call advance(rd) before the next ready(). Or, to write in
+ * the background: acceptReady(rd) at once (then the next ready() may follow) and persisted(rd)
+ * when its state is durable, in the order accepted.
  */
 export class RawNode {
   private readonly raft: Raft;
@@ -111,7 +114,7 @@ export class RawNode {
     if (!sameHardState(r.hardState(), this.prevHardState)) return true;
     if (r.log.hasPendingSnapshot()) return true;
     if (r.msgs.length > 0 || r.msgsAfterPersist.length > 0 || r.readStates.length > 0) return true;
-    if (r.log.unstable.entries.length > 0) return true;
+    if (r.log.unstable.hasEntriesToPersist()) return true;
     return r.log.hasNextCommittedEnts();
   }
 
@@ -146,14 +149,40 @@ export class RawNode {
     }
     const lastCommitted = rd.committedEntries[rd.committedEntries.length - 1];
     if (lastCommitted) r.log.acceptApplying(lastCommitted.index);
-    this.outstanding.set(rd, { hardState: hs });
+    this.outstanding.set(rd, { hardState: hs, accepted: false });
     return rd;
+  }
+
+  /**
+   * Takes the Ready while its entries and hard state are still being written: its committed
+   * entries count as handed out, and the next ready() hands out only newer entries. Call
+   * persisted(rd) once they are durable. A Ready with a snapshot is advanced once written instead.
+   */
+  acceptReady(rd: Ready): void {
+    const rec = this.outstanding.get(rd);
+    if (!rec || rec.accepted) throw new Error('acceptReady() called with a Ready that was not returned by ready() (or was already accepted)');
+    if (rd.snapshot) throw new Error('a Ready with a snapshot must be written, then advanced; it cannot be accepted before');
+    rec.accepted = true;
+    const r = this.raft;
+    const lastEntry = rd.entries[rd.entries.length - 1];
+    if (lastEntry) r.log.unstable.acceptInProgress(lastEntry.index, lastEntry.term);
+    this.handedOutApplied(rd);
+  }
+
+  /** The accepted Ready's entries and hard state are durable (called in the order accepted). */
+  persisted(rd: Ready): void {
+    const rec = this.outstanding.get(rd);
+    if (!rec || !rec.accepted) throw new Error('persisted() called with a Ready that was not accepted (or was already persisted)');
+    this.outstanding.delete(rd);
+    const lastEntry = rd.entries[rd.entries.length - 1];
+    if (lastEntry) this.raft.log.stableTo(lastEntry.index, lastEntry.term);
+    this.durable(rec);
   }
 
   /** The Ready's state is durable, its messages sent and its committed entries applied. */
   advance(rd: Ready): void {
     const rec = this.outstanding.get(rd);
-    if (!rec) throw new Error('advance() called with a Ready that was not returned by ready() (or was already advanced)');
+    if (!rec || rec.accepted) throw new Error('advance() called with a Ready that was not returned by ready() (or was already advanced or accepted)');
     this.outstanding.delete(rd);
     const r = this.raft;
     if (rd.snapshot) {
@@ -165,11 +194,21 @@ export class RawNode {
     }
     const lastEntry = rd.entries[rd.entries.length - 1];
     if (lastEntry) r.log.stableTo(lastEntry.index, lastEntry.term);
+    this.handedOutApplied(rd);
+    this.durable(rec);
+  }
+
+  private handedOutApplied(rd: Ready): void {
     const lastCommitted = rd.committedEntries[rd.committedEntries.length - 1];
     if (lastCommitted) {
-      r.log.appliedTo(lastCommitted.index);
-      r.reduceUncommittedSize(rd.committedEntries);
+      this.raft.log.appliedTo(lastCommitted.index);
+      this.raft.reduceUncommittedSize(rd.committedEntries);
     }
+  }
+
+  /** A leader counts its own entries toward commit, a candidate its own vote, only once durable. */
+  private durable(rec: ReadyRecord): void {
+    const r = this.raft;
     if (rec.hardState.term === r.term && rec.hardState.vote === r.id) r.selfVoteDurable();
     r.selfDurable(r.log.lastStableIndex());
   }

@@ -2,18 +2,36 @@ import type { Entry, Logger, Snapshot } from './types.js';
 
 /**
  * The part of the log not yet known to be durable: an optional incoming snapshot and the
- * entries after it (or after the stable log). entries[i] has index offset+i.
+ * entries after it (or after the stable log). entries[i] has index offset+i. Entries before
+ * offsetInProgress were handed to storage and are being written; they stay here until stableTo.
  */
 export class Unstable {
   snapshot: Snapshot | undefined;
   entries: Entry[] = [];
   offset: number;
+  offsetInProgress: number;
 
   constructor(
     offset: number,
     private readonly logger: Logger,
   ) {
     this.offset = offset;
+    this.offsetInProgress = offset;
+  }
+
+  /** Entries not yet handed to storage. */
+  entriesToPersist(): Entry[] {
+    const from = this.offsetInProgress - this.offset;
+    return from >= this.entries.length ? [] : this.entries.slice(from);
+  }
+
+  hasEntriesToPersist(): boolean {
+    return this.offsetInProgress - this.offset < this.entries.length;
+  }
+
+  /** Entries up to (i, t) were handed to storage (a snapshot never is before it is durable). */
+  acceptInProgress(i: number, t: number): void {
+    if (i >= this.offsetInProgress && this.maybeTerm(i) === t) this.offsetInProgress = i + 1;
   }
 
   /** The first index if the unstable part starts with a snapshot. */
@@ -42,6 +60,7 @@ export class Unstable {
     if (gt === undefined || gt !== t || i < this.offset) return;
     this.entries = this.entries.slice(i + 1 - this.offset);
     this.offset = i + 1;
+    if (this.offsetInProgress < this.offset) this.offsetInProgress = this.offset;
   }
 
   stableSnapTo(i: number): void {
@@ -50,6 +69,7 @@ export class Unstable {
 
   restore(snap: Snapshot): void {
     this.offset = snap.metadata.index + 1;
+    this.offsetInProgress = this.offset;
     this.entries = [];
     this.snapshot = snap;
   }
@@ -63,12 +83,16 @@ export class Unstable {
       // Replaces everything unstable (and, for the caller's storage, the suffix from `first`).
       this.logger.debug('unstable: replacing entries', { from: first });
       this.offset = first;
+      this.offsetInProgress = first;
       this.entries = [...ents];
     } else {
       this.logger.debug('unstable: truncating entries', { from: first });
       this.entries = this.entries.slice(0, first - this.offset);
       for (const e of ents) this.entries.push(e);
     }
+    // Replaced entries that were being written must be written again (a write in flight that
+    // completes later no longer matches their terms, see stableTo).
+    if (this.offsetInProgress > first) this.offsetInProgress = first;
   }
 
   /** Entries in [lo, hi); the caller guarantees the range lies in the unstable part. */
