@@ -50,9 +50,11 @@ interface PendingRead {
 /**
  * Event-loop rounds the Ready loop lets pass before each iteration, so that what arrives in them
  * joins one Ready. A/B at put ×64 (alternating pairs): one round +15–22% throughput over none;
- * two rounds +4–11% over one (3 of 3 pairs, 261–282 vs 291–293 µs/op of server CPU).
+ * two rounds +4–11% over one (3 of 3 pairs, 261–282 vs 291–293 µs/op of server CPU). With
+ * writes in the background, three rounds over two: put ×64 +3%, ×256 +5% (2 of 2 pairs, ×256
+ * 105 vs 110–112 µs/op); four measured the same as three.
  */
-const BATCHING_ROUNDS = 2;
+const BATCHING_ROUNDS = 3;
 /** Readys whose entries may wait for the state machine before the loop waits for it. */
 const MAX_APPLY_BACKLOG = 4;
 /** Readys being written at once; the next waits for them (a slow disk holds the loop back). */
