@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, readdir, readFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DataDirError } from './errors.js';
-import { writeFileAtomic } from './fs-atomic.js';
+import { makeDirDurable, writeFileAtomic } from './fs-atomic.js';
 
 export const IDENTITY_FILE = 'member.json';
 export const IDENTITY_FORMAT_VERSION = 1;
@@ -56,7 +56,9 @@ export async function openIdentity(dataDir: string, opts: OpenIdentityOptions): 
   }
 
   if (text === null) {
-    await mkdir(dataDir, { recursive: true });
+    // Durably: a power loss must not take back the data dir (and the identity in it) of a member
+    // that already answered as itself.
+    await makeDirDurable(dataDir);
     const present = (await readdir(dataDir)).filter((n) => DATA_SUBDIRS.includes(n));
     if (present.length > 0) {
       throw new DataDirError(

@@ -2,7 +2,7 @@ import { open, readFile, stat, writeFile, type FileHandle } from 'node:fs/promis
 import { basename, dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { Entry, HardState } from '../../../node/src/raft/index.js';
-import { RaftLogStore } from '../../../node/src/storage/index.js';
+import { RaftLogStore, openIdentity } from '../../../node/src/storage/index.js';
 import { listSegments, readSegment } from '../../../node/src/storage/wal/segment-files.js';
 import { useTempDirs } from './temp-dir.js';
 
@@ -427,6 +427,14 @@ describe('RaftLogStore against a model of the Raft log', () => {
     await store.createSnapshot(1, { voters: ['a'], learners: [] }, new Uint8Array([1]));
     expect(disk.dirSyncs.some((s) => s.dir === dir && s.names.includes('snap'))).toBe(true);
     await store.close();
+  });
+
+  it('creates a new data dir durably: each directory made is named in a synced parent', async () => {
+    const root = await tempDir();
+    const dataDir = join(root, 'volume', 'member');
+    await openIdentity(dataDir, { name: 'n1' });
+    expect(disk.dirSyncs.some((s) => s.dir === root && s.names.includes('volume'))).toBe(true);
+    expect(disk.dirSyncs.some((s) => s.dir === join(root, 'volume') && s.names.includes('member'))).toBe(true);
   });
 
   it('reads its own files only (sanity check of the harness: a damaged synced record is refused)', async () => {
