@@ -29,6 +29,8 @@ export class RawNode {
   private prevSoftState: SoftState;
   private prevHardState: HardState;
   private readonly outstanding = new WeakMap<Ready, ReadyRecord>();
+  /** Accepted Readys not yet persisted: one of them may hold this term's vote. */
+  private writesInFlight = 0;
 
   constructor(config: RaftConfig) {
     this.raft = new Raft(resolveConfig(config));
@@ -163,6 +165,7 @@ export class RawNode {
     if (!rec || rec.accepted) throw new Error('acceptReady() called with a Ready that was not returned by ready() (or was already accepted)');
     if (rd.snapshot) throw new Error('a Ready with a snapshot must be written, then advanced; it cannot be accepted before');
     rec.accepted = true;
+    this.writesInFlight++;
     const r = this.raft;
     const lastEntry = rd.entries[rd.entries.length - 1];
     if (lastEntry) r.log.unstable.acceptInProgress(lastEntry.index, lastEntry.term);
@@ -174,6 +177,7 @@ export class RawNode {
     const rec = this.outstanding.get(rd);
     if (!rec || !rec.accepted) throw new Error('persisted() called with a Ready that was not accepted (or was already persisted)');
     this.outstanding.delete(rd);
+    this.writesInFlight--;
     const lastEntry = rd.entries[rd.entries.length - 1];
     if (lastEntry) this.raft.log.stableTo(lastEntry.index, lastEntry.term);
     this.durable(rec);
@@ -206,10 +210,13 @@ export class RawNode {
     }
   }
 
-  /** A leader counts its own entries toward commit, a candidate its own vote, only once durable. */
+  /**
+   * A leader counts its own entries toward commit, a candidate its own vote, only once durable:
+   * the vote is durable when no accepted Ready (which may hold it) is still being written.
+   */
   private durable(rec: ReadyRecord): void {
     const r = this.raft;
-    if (rec.hardState.term === r.term && rec.hardState.vote === r.id) r.selfVoteDurable();
+    if (rec.hardState.term === r.term && rec.hardState.vote === r.id && this.writesInFlight === 0) r.selfVoteDurable();
     r.selfDurable(r.log.lastStableIndex());
   }
 

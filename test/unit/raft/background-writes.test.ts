@@ -124,6 +124,26 @@ describe('background writes (acceptReady, then persisted)', () => {
     expect(raw.status().role).toBe('leader');
   });
 
+  it('a Ready advanced while the write of the vote is still in flight does not make the vote count', () => {
+    const storage = newStorage(['a', 'b', 'c']);
+    const raw = new RawNode({ id: 'a', storage, electionTick: 10, heartbeatTick: 1, randomInt: fixedRandom(0), preVote: false });
+    raw.campaign();
+    const voteWrite = raw.ready();
+    raw.acceptReady(voteWrite);
+    const term = raw.status().term;
+    raw.step({ type: 'voteResp', from: 'b', to: 'a', term, logTerm: 0, index: 0, entries: [], commit: 0, reject: false, rejectHint: 0 });
+    // An append from a deposed leader of an older term: answered at once, nothing to write.
+    raw.step({ type: 'app', from: 'c', to: 'a', term: term - 1, logTerm: 0, index: 0, entries: [], commit: 0, reject: false, rejectHint: 0 });
+    const nothingToWrite = raw.ready();
+    expect(nothingToWrite.hardState).toBeUndefined();
+    expect(nothingToWrite.entries).toHaveLength(0);
+    raw.advance(nothingToWrite);
+    expect(raw.status().role).toBe('candidate');
+    write(storage, voteWrite);
+    raw.persisted(voteWrite);
+    expect(raw.status().role).toBe('leader');
+  });
+
   it('misuse is refused: persisted before acceptReady, accepting twice, advancing an accepted Ready', () => {
     const { raw } = soleLeader();
     raw.propose(enc('p'));
