@@ -101,9 +101,11 @@ describe('background writes (acceptReady, then persisted)', () => {
     raw.step(app(2, 3, 2, [], 3));
     const early = raw.ready();
     expect(early.committedEntries).toEqual([]);
-    raw.advance(early);
+    raw.acceptReady(early); // it writes the new commit index, behind the write in flight
     write(storage, replacing);
     raw.persisted(replacing);
+    write(storage, early);
+    raw.persisted(early);
     expect(storage.term(3)).toBe(2);
     expect(raw.ready().committedEntries.map((e) => [e.index, e.term])).toEqual([[2, 1], [3, 2]]);
   });
@@ -152,5 +154,8 @@ describe('background writes (acceptReady, then persisted)', () => {
     raw.acceptReady(rd);
     expect(() => raw.acceptReady(rd)).toThrow(/already accepted/);
     expect(() => raw.advance(rd)).toThrow(/accepted/);
+    raw.propose(enc('q'));
+    const next = raw.ready();
+    expect(() => raw.advance(next)).toThrow(/still being written/); // it would make rd's entries stable too
   });
 });
