@@ -384,13 +384,14 @@ export class KuorumNode implements NodeApi {
     // The core hands out only entries durable here: they are applied without waiting for this write.
     await this.dispatchApply(raw, rd);
     for (const rs of rd.readStates) this.reads.answer(rs.context, rs.index);
-    if (!write) {
+    if (!write && (this.persistsInFlight === 0 || rd.messagesAfterPersist.length === 0)) {
+      this.sendRaft(rd.messagesAfterPersist);
       raw.advance(rd);
-      // Acknowledgements may cover entries of a write still in flight (a resent append): they wait for it.
-      if (this.persistsInFlight === 0) this.sendRaft(rd.messagesAfterPersist);
-      else if (rd.messagesAfterPersist.length > 0) this.persisting = this.persisting.then(() => this.sendRaft(rd.messagesAfterPersist));
       return;
     }
+    // Acknowledgements may cover entries of a write still in flight (a resent append): a Ready
+    // that writes nothing still waits for those writes, and the core is told like for a write.
+    if (!write) this.persisting = this.persisting.then(() => this.persisted(raw, rd));
     raw.acceptReady(rd);
     if (this.persistsInFlight > MAX_PERSISTS_IN_FLIGHT) await this.persisting;
   }
@@ -404,9 +405,7 @@ export class KuorumNode implements NodeApi {
       () => {
         this.persistsInFlight--;
         if (rd.mustSync) this.metrics.fsyncDuration.observe(Number(process.hrtime.bigint() - started) / 1e9);
-        this.sendRaft(rd.messagesAfterPersist);
-        this.persistedReadys.push({ raw, rd });
-        this.notify();
+        this.persisted(raw, rd);
       },
       (err: unknown) => {
         this.persistsInFlight--;
@@ -414,6 +413,13 @@ export class KuorumNode implements NodeApi {
         this.notify();
       },
     );
+  }
+
+  /** The Ready's state is durable (or it had none, behind writes that are): its acknowledgements go out, the core is told next iteration. */
+  private persisted(raw: RawNode, rd: Ready): void {
+    this.sendRaft(rd.messagesAfterPersist);
+    this.persistedReadys.push({ raw, rd });
+    this.notify();
   }
 
   /** Tells the core which accepted Readys are durable now (a core replaced since is not told). */

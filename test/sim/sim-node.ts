@@ -126,12 +126,8 @@ export class SimNode {
   private coreApplied: { index: number; confState: ConfState } = { index: 0, confState: { voters: [], learners: [] } };
   private inbox: NodeInput[] = [];
   private busy: Busy | undefined;
-  /**
-   * Writes in flight, oldest first; only the oldest is being written. `accepted`: the Ready's
-   * hardState + entries, persisted() when done; otherwise only its messagesAfterPersist, queued
-   * behind the writes before it (the Ready itself was advanced, as the node does).
-   */
-  private writes: { rd: Ready; accepted: boolean }[] = [];
+  /** Accepted Readys whose write is in flight, oldest first; only the oldest is being written. */
+  private writes: Ready[] = [];
   private pumping = false;
   /** A snapshot is being taken in the background. */
   private snapshotting = false;
@@ -192,10 +188,7 @@ export class SimNode {
   crash(): void {
     if (!this.raw) return;
     let reached = 0;
-    while (reached < this.writes.length && this.host.crashOutcomeDurable(this)) {
-      const w = this.writes[reached++]!;
-      if (w.accepted) this.writeBatch(w.rd);
-    }
+    while (reached < this.writes.length && this.host.crashOutcomeDurable(this)) this.writeBatch(this.writes[reached++]!);
     if (this.writes.length > 0) this.host.trace(`${this.id} crash: ${reached} of ${this.writes.length} writes in flight reached the disk`);
     const b = this.busy;
     if (b && b.phase === 'persist' && this.host.crashOutcomeDurable(this)) {
@@ -418,12 +411,12 @@ export class SimNode {
       if (this.writes.length === 0) this.startSnapshotWrite();
       return;
     }
-    const write = rd.hardState !== undefined || rd.entries.length > 0;
-    if (write) this.coreCall('acceptReady', () => raw.acceptReady(rd));
-    if (write || (rd.messagesAfterPersist.length > 0 && this.writes.length > 0)) {
-      // Acknowledgements may cover entries of earlier writes still in flight (a resent append):
-      // they queue behind those writes even when this Ready writes nothing itself.
-      this.writes.push({ rd, accepted: write });
+    // Acknowledgements may cover entries of earlier writes still in flight (a resent append): a
+    // Ready that writes nothing still queues behind those writes, accepted like a write.
+    const write = rd.hardState !== undefined || rd.entries.length > 0 || (rd.messagesAfterPersist.length > 0 && this.writes.length > 0);
+    if (write) {
+      this.coreCall('acceptReady', () => raw.acceptReady(rd));
+      this.writes.push(rd);
       if (this.writes.length === 1) this.scheduleWrite();
     } else {
       this.host.send(this, rd.messagesAfterPersist);
@@ -448,20 +441,18 @@ export class SimNode {
    * commit index does not (otherwise a slow disk would also delay every heartbeat response).
    */
   private scheduleWrite(): void {
-    const w = this.writes[0]!;
-    const delay = w.accepted && w.rd.mustSync ? this.host.diskDelay(this, 'persist') : 0;
+    const rd = this.writes[0]!;
+    const delay = rd.mustSync ? this.host.diskDelay(this, 'persist') : 0;
     const incarnation = this.incarnation;
-    this.host.schedule(delay, () => this.incarnation === incarnation && this.writes[0] === w && this.finishWrite());
+    this.host.schedule(delay, () => this.incarnation === incarnation && this.writes[0] === rd && this.finishWrite());
   }
 
   private finishWrite(): void {
-    const { rd, accepted } = this.writes.shift()!;
-    if (accepted) {
-      this.writeBatch(rd);
-      this.view.writeDone(rd.entries);
-    }
+    const rd = this.writes.shift()!;
+    this.writeBatch(rd);
+    this.view.writeDone(rd.entries);
     this.host.send(this, rd.messagesAfterPersist);
-    if (accepted) this.coreCall('persisted', () => this.raw!.persisted(rd));
+    this.coreCall('persisted', () => this.raw!.persisted(rd));
     if (this.writes.length > 0) this.scheduleWrite();
     else if (this.busy?.phase === 'drain') this.startSnapshotWrite();
     this.maybeSnapshot(); // as the node's scheduler, which looks after every loop iteration

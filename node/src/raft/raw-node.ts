@@ -187,9 +187,10 @@ export class RawNode {
   advance(rd: Ready): void {
     const rec = this.outstanding.get(rd);
     if (!rec || rec.accepted) throw new Error('advance() called with a Ready that was not returned by ready() (or was already advanced or accepted)');
-    if (this.writesInFlight > 0 && (rd.entries.length > 0 || rd.hardState || rd.snapshot)) {
-      // It would count as durable before the writes accepted ahead of it (stableTo covers them too).
-      throw new Error('advance() called with a Ready that has state to write while accepted Readys are still being written: accept it too, or persist those first');
+    if (this.writesInFlight > 0 && (rd.entries.length > 0 || rd.hardState || rd.snapshot || rd.messagesAfterPersist.length > 0)) {
+      // Its state would count as durable before the writes accepted ahead of it (stableTo covers
+      // them too), and its acknowledgements may cover their entries (a resent append).
+      throw new Error('advance() called with a Ready that has state to write or messages to send after persisting while accepted Readys are still being written: accept it too, or persist those first');
     }
     this.outstanding.delete(rd);
     const r = this.raft;

@@ -146,6 +146,23 @@ describe('background writes (acceptReady, then persisted)', () => {
     expect(raw.status().role).toBe('leader');
   });
 
+  it('the acknowledgement of a resent append cannot go out ahead of the write of the entries it covers', () => {
+    const storage = newStorage(['a', 'b', 'c']);
+    const raw = new RawNode({ id: 'b', storage, electionTick: 10, heartbeatTick: 1, randomInt: fixedRandom(0) });
+    raw.step(app(1, 0, 0, [[1, 1], [2, 1]], 0));
+    const first = raw.ready();
+    raw.acceptReady(first);
+    raw.step(app(1, 0, 0, [[1, 1], [2, 1]], 0)); // resent: nothing new to write, but an ack of 2
+    const resent = raw.ready();
+    expect(resent.entries).toHaveLength(0);
+    expect(resent.messagesAfterPersist.filter((m) => m.type === 'appResp' && m.index === 2 && !m.reject)).toHaveLength(1);
+    expect(() => raw.advance(resent)).toThrow(/still being written/);
+    raw.acceptReady(resent); // it waits behind the first write
+    write(storage, first);
+    raw.persisted(first);
+    raw.persisted(resent);
+  });
+
   it('misuse is refused: persisted before acceptReady, accepting twice, advancing an accepted Ready', () => {
     const { raw } = soleLeader();
     raw.propose(enc('p'));
