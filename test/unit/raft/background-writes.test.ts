@@ -1,17 +1,37 @@
 // acceptReady / persisted: a Ready's state written in the background while the loop goes on.
 import { describe, expect, it } from 'vitest';
-import { RawNode, type Message, type Ready } from '../../../node/src/raft/index.js';
+import { RawNode, type MemoryStorage, type Message, type Ready } from '../../../node/src/raft/index.js';
 import { enc, fixedRandom, newStorage, storageWithLog } from './network.js';
 
 /** Writes an accepted Ready to the node's storage, as the log store would when its write completes. */
-function write(storage: ReturnType<typeof newStorage>, rd: Ready): void {
+function write(storage: MemoryStorage, rd: Ready): void {
   storage.append(rd.entries);
   if (rd.hardState) storage.setHardState(rd.hardState);
 }
 
-function soleLeader(): { raw: RawNode; storage: ReturnType<typeof newStorage> } {
+function node(id: string, storage: MemoryStorage, extra: { preVote?: boolean } = {}): RawNode {
+  return new RawNode({ id, storage, electionTick: 10, heartbeatTick: 1, randomInt: fixedRandom(0), ...extra });
+}
+
+/** A candidate of a 3-voter cluster whose vote is being written (accepted, not persisted). */
+function candidateWritingItsVote(): { raw: RawNode; storage: MemoryStorage; voteWrite: Ready; term: number } {
+  const storage = newStorage(['a', 'b', 'c']);
+  const raw = node('a', storage, { preVote: false });
+  raw.campaign();
+  const voteWrite = raw.ready();
+  expect(voteWrite.hardState).toMatchObject({ vote: 'a' });
+  raw.acceptReady(voteWrite);
+  return { raw, storage, voteWrite, term: raw.status().term };
+}
+
+/** b's grant of a's vote request in `term`. */
+function grantFromB(term: number): Message {
+  return { type: 'voteResp', from: 'b', to: 'a', term, logTerm: 0, index: 0, entries: [], commit: 0, reject: false, rejectHint: 0 };
+}
+
+function soleLeader(): { raw: RawNode; storage: MemoryStorage } {
   const storage = newStorage(['a']);
-  const raw = new RawNode({ id: 'a', storage, electionTick: 10, heartbeatTick: 1, randomInt: fixedRandom(0) });
+  const raw = node('a', storage);
   raw.campaign();
   for (let i = 0; i < 5 && raw.hasReady(); i++) {
     const rd = raw.ready();
@@ -69,7 +89,7 @@ describe('background writes (acceptReady, then persisted)', () => {
 
   it('committed entries are handed out only once durable here, even when a quorum of others has them', () => {
     const storage = newStorage(['a', 'b', 'c']);
-    const raw = new RawNode({ id: 'b', storage, electionTick: 10, heartbeatTick: 1, randomInt: fixedRandom(0) });
+    const raw = node('b', storage);
     // A follower gets entries 1..2 with commit 2 from the leader: committed, but being written here.
     raw.step({ ...app(1, 0, 0, [[1, 1], [2, 1]], 2), to: 'b' });
     const rd = raw.ready();
@@ -84,7 +104,7 @@ describe('background writes (acceptReady, then persisted)', () => {
 
   it('entries replaced while being written are handed out again, and the old write does not make the new ones stable', () => {
     const storage = storageWithLog(['a', 'b', 'c'], [1], { term: 1, commit: 1 });
-    const raw = new RawNode({ id: 'b', storage, electionTick: 10, heartbeatTick: 1, randomInt: fixedRandom(0) });
+    const raw = node('b', storage);
     raw.step(app(1, 1, 1, [[2, 1], [3, 1]], 1));
     const old = raw.ready();
     expect(old.entries.map((e) => [e.index, e.term])).toEqual([[2, 1], [3, 1]]);
@@ -111,29 +131,18 @@ describe('background writes (acceptReady, then persisted)', () => {
   });
 
   it('a candidate counts its own vote only once the write of that vote completed', () => {
-    const storage = newStorage(['a', 'b', 'c']);
-    const raw = new RawNode({ id: 'a', storage, electionTick: 10, heartbeatTick: 1, randomInt: fixedRandom(0), preVote: false });
-    raw.campaign();
-    const rd = raw.ready();
-    expect(rd.hardState).toMatchObject({ vote: 'a' });
-    raw.acceptReady(rd);
-    const term = raw.status().term;
+    const { raw, storage, voteWrite, term } = candidateWritingItsVote();
     // One grant from b: with a's own vote that is a quorum, but a's vote is not durable yet.
-    raw.step({ type: 'voteResp', from: 'b', to: 'a', term, logTerm: 0, index: 0, entries: [], commit: 0, reject: false, rejectHint: 0 });
+    raw.step(grantFromB(term));
     expect(raw.status().role).toBe('candidate');
-    write(storage, rd);
-    raw.persisted(rd);
+    write(storage, voteWrite);
+    raw.persisted(voteWrite);
     expect(raw.status().role).toBe('leader');
   });
 
   it('a Ready advanced while the write of the vote is still in flight does not make the vote count', () => {
-    const storage = newStorage(['a', 'b', 'c']);
-    const raw = new RawNode({ id: 'a', storage, electionTick: 10, heartbeatTick: 1, randomInt: fixedRandom(0), preVote: false });
-    raw.campaign();
-    const voteWrite = raw.ready();
-    raw.acceptReady(voteWrite);
-    const term = raw.status().term;
-    raw.step({ type: 'voteResp', from: 'b', to: 'a', term, logTerm: 0, index: 0, entries: [], commit: 0, reject: false, rejectHint: 0 });
+    const { raw, storage, voteWrite, term } = candidateWritingItsVote();
+    raw.step(grantFromB(term));
     // An append from a deposed leader of an older term: answered at once, nothing to write.
     raw.step({ type: 'app', from: 'c', to: 'a', term: term - 1, logTerm: 0, index: 0, entries: [], commit: 0, reject: false, rejectHint: 0 });
     const nothingToWrite = raw.ready();
@@ -148,7 +157,7 @@ describe('background writes (acceptReady, then persisted)', () => {
 
   it('the acknowledgement of a resent append cannot go out ahead of the write of the entries it covers', () => {
     const storage = newStorage(['a', 'b', 'c']);
-    const raw = new RawNode({ id: 'b', storage, electionTick: 10, heartbeatTick: 1, randomInt: fixedRandom(0) });
+    const raw = node('b', storage);
     raw.step(app(1, 0, 0, [[1, 1], [2, 1]], 0));
     const first = raw.ready();
     raw.acceptReady(first);
