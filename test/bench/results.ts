@@ -30,6 +30,10 @@ export interface ClosedResult {
   serverCpuUsPerOp?: number;
   /** The same split by thread kind (main, V8 workers, libuv pool, other; see proc-cpu.ts). */
   serverCpuUsPerOpByThread?: Record<string, number>;
+  /** The load generator's own CPU time over its run (it shares the machine with the servers). */
+  cpuSec: number;
+  /** cpuSec per operation, in µs (set by the scenario, over warm-up + window like the servers'). */
+  loadgenCpuUsPerOp?: number;
 }
 
 export interface FillResult {

@@ -61,8 +61,9 @@ export async function runSystem(cluster: BenchCluster, plan: BenchPlan, loadgen:
       const ops = Math.max(1, r.throughputOps * (plan.durationSec + plan.warmupSec));
       r.serverCpuUsPerOp = (cpuSec * 1e6) / ops;
       r.serverCpuUsPerOpByThread = perOpByKind(threadsBefore, cpuSecondsByThreadKind(cluster.pids()), ops);
+      r.loadgenCpuUsPerOp = (r.cpuSec * 1e6) / ops;
       const split = Object.entries(r.serverCpuUsPerOpByThread).map(([k, v]) => `${k} ${v.toFixed(0)}`).join(', ');
-      log(`${system}: ${op} ×${conns}: ${r.throughputOps.toFixed(0)} ops/s, p50 ${r.latency.p50Ms.toFixed(2)} ms, p99 ${r.latency.p99Ms.toFixed(2)} ms, ${r.errors} errors, server CPU ${r.serverCpuUsPerOp.toFixed(0)} µs/op (${split})`);
+      log(`${system}: ${op} ×${conns}: ${r.throughputOps.toFixed(0)} ops/s, p50 ${r.latency.p50Ms.toFixed(2)} ms, p99 ${r.latency.p99Ms.toFixed(2)} ms, ${r.errors} errors, server CPU ${r.serverCpuUsPerOp.toFixed(0)} µs/op (${split}), load generator ${r.loadgenCpuUsPerOp.toFixed(0)} µs/op`);
       if (r.errors > 0) problem(`${op} ×${conns}: ${r.errors} errors (${JSON.stringify(r.errorKinds)})`);
       run.cells.push(r);
     });

@@ -3,8 +3,17 @@ package main
 import (
 	"math/rand/v2"
 	"sync"
+	"syscall"
 	"time"
 )
+
+func ownCPUSeconds() float64 {
+	var u syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &u); err != nil {
+		return -1
+	}
+	return time.Duration(u.Utime.Nano() + u.Stime.Nano()).Seconds()
+}
 
 // ClosedResult is one cell of the table: throughput and latency over the measured window.
 type ClosedResult struct {
@@ -19,6 +28,9 @@ type ClosedResult struct {
 	ErrorKinds    map[string]int `json:"errorKinds"`
 	ThroughputOps float64        `json:"throughputOps"`
 	Latency       LatencySummary `json:"latency"`
+	// CPUSec is the generator's own CPU time (user + system) over its whole run: what it took
+	// from the machine it shares with the servers.
+	CPUSec float64 `json:"cpuSec"`
 }
 
 type workerTally struct {
@@ -38,8 +50,8 @@ func runClosed(o options, p Protocol, prepared []Call) ClosedResult {
 		wg.Add(1)
 		go func(w int) {
 			defer wg.Done()
-			client := newClient(o.timeout, 1)
-			base := o.targets[w%len(o.targets)]
+			client := mustRawClient(o.targets[w%len(o.targets)], o.timeout)
+			defer client.close()
 			rng := rand.New(rand.NewPCG(o.seed, uint64(w)+1))
 			t := &tallies[w]
 			t.errors = map[string]int{}
@@ -48,7 +60,7 @@ func runClosed(o options, p Protocol, prepared []Call) ClosedResult {
 				if !began.Before(end) {
 					return
 				}
-				status, body, err := send(client, base, prepared[rng.IntN(len(prepared))])
+				status, body, err := client.do(prepared[rng.IntN(len(prepared))])
 				if err == nil {
 					err = p.Check(o.op, status, body)
 				}
@@ -82,6 +94,6 @@ func runClosed(o options, p Protocol, prepared []Call) ClosedResult {
 	return ClosedResult{
 		Mode: "closed", System: o.system, Op: o.op, Conns: o.conns, Targets: o.targets,
 		WindowSec: window, Ok: len(all), Errors: errs, ErrorKinds: kinds,
-		ThroughputOps: float64(len(all)) / window, Latency: summarize(all),
+		ThroughputOps: float64(len(all)) / window, Latency: summarize(all), CPUSec: ownCPUSeconds(),
 	}
 }

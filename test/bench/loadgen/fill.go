@@ -32,8 +32,8 @@ func runFill(o options, p Protocol, prepared []Call) FillResult {
 		wg.Add(1)
 		go func(w int) {
 			defer wg.Done()
-			client := newClient(o.timeout, 1)
-			base := o.targets[w%len(o.targets)]
+			client := mustRawClient(o.targets[w%len(o.targets)], o.timeout)
+			defer client.close()
 			for {
 				i := int(next.Add(1) - 1)
 				if i >= len(prepared) {
@@ -41,7 +41,7 @@ func runFill(o options, p Protocol, prepared []Call) FillResult {
 				}
 				first := time.Now()
 				for {
-					status, body, err := send(client, base, prepared[i])
+					status, body, err := client.do(prepared[i])
 					if err == nil {
 						err = p.Check("put", status, body)
 					}

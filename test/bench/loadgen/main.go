@@ -69,10 +69,25 @@ func parseFlags() (options, error) {
 	case o.mode != "closed" && o.mode != "fill" && o.mode != "probe":
 		return o, fmt.Errorf("-mode must be closed, fill or probe")
 	}
+	for _, t := range o.targets {
+		if _, err := newRawClient(t, o.timeout); err != nil {
+			return o, err
+		}
+	}
 	return o, nil
 }
 
-// newClient is one client pinned to one keep-alive HTTP/1.1 connection.
+// mustRawClient is the client of one closed-loop or fill worker (its target was checked by parseFlags).
+func mustRawClient(base string, timeout time.Duration) *rawClient {
+	c, err := newRawClient(base, timeout)
+	if err != nil {
+		panic(err)
+	}
+	return c
+}
+
+// newClient is probe mode's net/http client for one target: up to maxConns keep-alive connections
+// (probes overlap while a node does not answer; the probe's CPU per request does not matter).
 func newClient(timeout time.Duration, maxConns int) *http.Client {
 	return &http.Client{
 		Timeout: timeout,

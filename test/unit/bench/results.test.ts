@@ -3,7 +3,7 @@ import { evaluateTargets, failoverMs, median, memoryResult, ratio, summaryLine, 
 
 function cell(system: 'kuorum' | 'etcd', op: 'put' | 'get', conns: number, ops: number, p50: number, p99: number, ok = 1000): ClosedResult {
   return {
-    mode: 'closed', system, op, conns, targets: [], windowSec: 10, ok, errors: 0, errorKinds: {}, throughputOps: ops,
+    mode: 'closed', system, op, conns, targets: [], windowSec: 10, ok, errors: 0, errorKinds: {}, throughputOps: ops, cpuSec: 1,
     latency: { count: ok, meanMs: p50, p50Ms: p50, p90Ms: p99, p99Ms: p99, p999Ms: p99, maxMs: p99 },
   };
 }

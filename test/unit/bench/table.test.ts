@@ -4,7 +4,7 @@ import { renderTable } from '../../bench/table.js';
 
 function result(system: 'kuorum' | 'etcd', ops: number, errors = 0): ClosedResult {
   return {
-    mode: 'closed', system, op: 'put', conns: 64, targets: [], windowSec: 10, ok: ops * 10, errors, errorKinds: errors ? { 'http-503': errors } : {}, throughputOps: ops,
+    mode: 'closed', system, op: 'put', conns: 64, targets: [], windowSec: 10, ok: ops * 10, errors, errorKinds: errors ? { 'http-503': errors } : {}, throughputOps: ops, cpuSec: 1,
     latency: { count: ops * 10, meanMs: 5, p50Ms: 4, p90Ms: 8, p99Ms: 10, p999Ms: 12, maxMs: 15 },
   };
 }
