@@ -6,10 +6,8 @@ import {
   CONF_STATE_KEY,
   MEMBERS_KEY,
   PROGRESS_KEY,
-  encodeHistoryRecord,
   encodeKeyRecord,
   encodeProgress,
-  historyKey,
   stateKey,
   type HistoryRecord,
   type KeyMeta,
@@ -76,8 +74,8 @@ export function decodeBatch(entries: CommittedEntry[], applied: number): { comma
  * Works out, without I/O, what applying `entries` does: given the decoded commands and the
  * current metadata of every key they touch (null: absent; updated in place to what it is after
  * the batch, with new objects: the ones passed in are never changed), puts everything to write into `batch`
- * (key changes, history, trimmed history, progress, membership: written as one) and returns
- * the per-entry results, the watch events and the next state.
+ * (key changes, progress, membership: written as one) and returns the per-entry results, the
+ * changes (the watch events, which the store also appends to its history log) and the next state.
  */
 export function planApply(
   entries: CommittedEntry[],
@@ -148,14 +146,12 @@ export function planApply(
       batch.del(stateKey(cmd.key));
       event = { type: 'delete', key: cmd.key, revision, createRevision: 0, version: 0, value: new Uint8Array() };
     }
-    batch.put(historyKey(revision), encodeHistoryRecord(event));
     events.push(event);
     results.push({ index, kind: 'ok', requestId: cmd.requestId, revision });
   }
 
-  // History that fell out of the window is trimmed in the same batch.
+  // The history itself is not in this batch: the store appends `events` to its history log.
   const compactRevision = Math.max(before.progress.compactRevision, revision - historyWindow);
-  for (let r = before.progress.compactRevision + 1; r <= compactRevision; r++) batch.del(historyKey(r));
   const progress: Progress = { applied, revision, compactRevision };
   batch.put(PROGRESS_KEY, encodeProgress(progress));
   if (confChanged) {

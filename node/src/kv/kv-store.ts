@@ -5,6 +5,7 @@ import { startBatch, writeBatch, type BytesDb } from '../level-batch.js';
 import type { ConfState, NodeId } from '../raft/index.js';
 import { decodeBatch, planApply, type ApplyResult, type CommittedEntry } from './apply-plan.js';
 import { CompactedRevisionError, StateStoreError } from './errors.js';
+import { HistoryLog, type RecoveredHistory } from './history-log.js';
 import { DEFAULT_KEY_CACHE_BYTES, KeyMetaCache } from './key-cache.js';
 import { decodeConfState, decodeMembers, encodeConfState, encodeMembers, type Member } from './members.js';
 import {
@@ -13,18 +14,14 @@ import {
   KEY_RANGE,
   MEMBERS_KEY,
   PROGRESS_KEY,
-  decodeHistoryRecord,
   decodeKeyMeta,
   decodeKeyRecord,
   decodeProgress,
   encodeKeyRecord,
   encodeProgress,
-  historyKey,
   keyOfStateKey,
   keyRange,
-  revisionOfHistoryKey,
   stateKey,
-  type HistoryRecord,
   type KeyMeta,
   type KeyRecord,
   type Progress,
@@ -35,6 +32,8 @@ import { WatchHub, type WatchEvent, type WatchOptions, type Watcher } from './wa
 type Db = BytesDb;
 
 export const DEFAULT_HISTORY_WINDOW = 10_000;
+/** The history log's directory in the data dir (history-log.ts). */
+export const HISTORY_DIR = 'state-history';
 
 export interface KvStoreOptions {
   /** How many revisions of change history to keep for watches (default 10,000). */
@@ -66,10 +65,11 @@ export interface ListResult {
 
 /**
  * The replicated state machine of one member, in `<dataDir>/state` (LevelDB): keys with their
- * revisions, the change history for watches, the members registry, the ConfState and the
- * applied index. Each apply() batch writes all its effects and the new applied index in one
- * LevelDB batch, so a restart neither loses nor re-applies an entry. Not fsynced: the Raft log
- * is, and the node replays it from appliedIndex + 1.
+ * revisions, the members registry, the ConfState and the applied index. Each apply() batch
+ * writes all its effects and the new applied index in one LevelDB batch, so a restart neither
+ * loses nor re-applies an entry. Not fsynced: the Raft log is, and the node replays it from
+ * appliedIndex + 1. The change history for watches is appended to `<dataDir>/state-history`
+ * (history-log.ts), and watch replays read it from there.
  *
  * apply(), restore() and the capture of a snapshot run one at a time in call order, each after
  * the previous apply's write has landed; reads do not wait (a reader that must see an apply
@@ -84,6 +84,7 @@ export class KvStore {
   private memberMap: Map<NodeId, Member>;
   private readonly hub: WatchHub;
   private readonly keyCache: KeyMetaCache;
+  private readonly historyLog: HistoryLog;
   private queue: Promise<unknown> = Promise.resolve();
   /** The write of the last planned apply while it is in flight; stays rejected once one failed. */
   private landing: Promise<void> | undefined;
@@ -92,8 +93,9 @@ export class KvStore {
   private answeredRevision: number;
   private closed = false;
 
-  private constructor(db: Db, path: string, historyWindow: number, keyCache: KeyMetaCache, progress: Progress, confState: ConfState, members: Map<NodeId, Member>) {
+  private constructor(db: Db, path: string, historyWindow: number, keyCache: KeyMetaCache, history: RecoveredHistory, progress: Progress, confState: ConfState, members: Map<NodeId, Member>) {
     this.db = db;
+    this.historyLog = history.log;
     this.keyCache = keyCache;
     this.path = path;
     this.historyWindow = historyWindow;
@@ -105,7 +107,7 @@ export class KvStore {
       revision: () => this.progress.revision,
       answeredRevision: () => this.answeredRevision,
       compactRevision: () => this.progress.compactRevision,
-      readHistory: (from, to) => this.readHistory(from, to),
+      readHistory: (from, to) => this.historyLog.read(from, to),
     });
   }
 
@@ -129,8 +131,11 @@ export class KvStore {
       const p = await db.get(PROGRESS_KEY);
       const c = await db.get(CONF_STATE_KEY);
       const m = await db.get(MEMBERS_KEY);
-      const progress = p ? decodeProgress(p) : { applied: 0, revision: 0, compactRevision: 0 };
-      return new KvStore(db, path, historyWindow, keyCache, progress, c ? decodeConfState(c) : { voters: [], learners: [] }, m ? decodeMembers(m) : new Map());
+      const stored = p ? decodeProgress(p) : { applied: 0, revision: 0, compactRevision: 0 };
+      await db.clear(HISTORY_RANGE); // history records of versions that kept them in LevelDB
+      const history = HistoryLog.open(join(dataDir, HISTORY_DIR), historyWindow, stored.revision, stored.compactRevision);
+      const progress = { ...stored, compactRevision: history.compactRevision };
+      return new KvStore(db, path, historyWindow, keyCache, history, progress, c ? decodeConfState(c) : { voters: [], learners: [] }, m ? decodeMembers(m) : new Map());
     } catch (err) {
       await db.close();
       throw new StateStoreError('state_corrupt', path, `cannot read the state metadata: ${(err as Error).message}`, { cause: err });
@@ -275,6 +280,7 @@ export class KvStore {
   syncState(): Promise<{ index: number; confState: ConfState }> {
     return this.serialize(async () => {
       const { progress, confState } = this;
+      await this.historyLog.sync();
       await this.db.put(PROGRESS_KEY, encodeProgress(progress), { sync: true });
       return { index: progress.applied, confState };
     });
@@ -296,6 +302,7 @@ export class KvStore {
     this.closed = true;
     await this.queue.catch(() => undefined);
     this.hub.failAll(new Error('the state store is closed'));
+    this.historyLog.close();
     await this.db.close();
   }
 
@@ -323,7 +330,16 @@ export class KvStore {
       for (let i = 0; i < missing.length; i++) current.set(missing[i]!, found[i] ? decodeKeyMeta(found[i]!) : null);
     }
     const before = { progress: this.progress, members: this.memberMap, confState: this.confStateNow };
-    const { result: plan, written } = await startBatch(this.db, (batch) => planApply(entries, decoded.commands, current, before, this.historyWindow, batch), { sync: false });
+    const { result: plan, written } = await startBatch(
+      this.db,
+      (batch) => {
+        const planned = planApply(entries, decoded.commands, current, before, this.historyWindow, batch);
+        // Before the batch is handed over: after a crash the history log reaches at least as far as the state.
+        this.historyLog.append(planned.events);
+        return planned;
+      },
+      { sync: false },
+    );
     const landed: Promise<void> = written.then(
       () => {
         // Only now that the batch is written: what the keys are after it, and the state.
@@ -332,6 +348,7 @@ export class KvStore {
         this.memberMap = plan.state.members;
         this.confStateNow = plan.state.confState;
         if (this.landing === landed) this.landing = undefined;
+        this.historyLog.trim(plan.state.progress.compactRevision);
         if (plan.events.length > 0) this.hub.publish(plan.events);
       },
       (err: unknown) => {
@@ -361,7 +378,6 @@ export class KvStore {
       this.db,
       async (batch) => {
         for await (const k of this.db.keys(KEY_RANGE)) batch.del(k);
-        for await (const k of this.db.keys(HISTORY_RANGE)) batch.del(k);
         for (const { key, record } of snap.keys) batch.put(stateKey(key), encodeKeyRecord(record, record.value));
         batch.put(PROGRESS_KEY, encodeProgress(progress));
         batch.put(CONF_STATE_KEY, encodeConfState(snap.confState));
@@ -373,15 +389,10 @@ export class KvStore {
     this.answeredRevision = progress.revision;
     this.memberMap = members;
     this.confStateNow = snap.confState;
+    this.historyLog.dropAll();
     this.hub.failAll(new CompactedRevisionError(snap.revision, snap.revision));
   }
 
-  private readHistory(from: number, to: number): AsyncIterable<HistoryRecord> {
-    const it = this.db.iterator({ gte: historyKey(from), lte: historyKey(to) }); // reads from a snapshot taken now
-    return (async function* () {
-      for await (const [k, v] of it) yield decodeHistoryRecord(revisionOfHistoryKey(k), v);
-    })();
-  }
 }
 
 interface StateView {
