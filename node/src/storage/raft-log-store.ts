@@ -239,7 +239,16 @@ export class RaftLogStore {
     }
     if (entries.length > 0) mirror.append(entries);
     if (update.hardState) mirror.setHardState(update.hardState);
-    if (newSnap) await pruneSnapshotFiles(this.snapDir, newSnap.file);
+    if (newSnap) {
+      await pruneSnapshotFiles(this.snapDir, newSnap.file);
+      // The snapshot replaced the log: segments holding only entries it covers are not needed
+      // (a follower catching up by snapshots would otherwise keep them until it compacts itself).
+      try {
+        await this.writer.deleteThrough(newSnap.index);
+      } catch (err) {
+        throw new WriteFailure(err);
+      }
+    }
   }
 
   private checkSnapshotIndex(index: number): void {

@@ -67,6 +67,26 @@ describe('RaftLogStore write-ahead log', () => {
     await store.close();
   });
 
+  it('deletes the segments a received snapshot replaced, and restarts from that snapshot', async () => {
+    const dir = await tempDir();
+    let store = await RaftLogStore.open(dir, SMALL);
+    await writeEntries(store, 1, 40, 2);
+    const before = await segmentNames(dir);
+    expect(before.length).toBeGreaterThan(3);
+    const metadata = { index: 70, term: 4, confState: { voters: ['a', 'b', 'c'], learners: [] } };
+    await store.save({ snapshot: { metadata, data: new Uint8Array([7, 0, 7]) }, hardState: { term: 4, vote: '', commit: 70 } });
+    expect(await segmentNames(dir)).toEqual([before.at(-1)]);
+    await store.save({ entries: [entry(71, 4)], hardState: { term: 4, vote: '', commit: 70 } }, { sync: true });
+    await store.close();
+
+    store = await RaftLogStore.open(dir, SMALL);
+    expect(store.storage.snapshot().metadata).toEqual(metadata);
+    expect(await store.readSnapshotData()).toEqual(new Uint8Array([7, 0, 7]));
+    expect(store.storage.hardStateNow()).toEqual({ term: 4, vote: '', commit: 70 });
+    expect(logOf(store)).toEqual([entry(71, 4)]);
+    await store.close();
+  });
+
   it('keeps a segment while it holds an entry above the compaction point', async () => {
     const dir = await tempDir();
     const store = await RaftLogStore.open(dir, SMALL);
