@@ -127,19 +127,31 @@ export class KvStore {
       if (cause?.code === 'LEVEL_CORRUPTION') throw new StateStoreError('state_corrupt', path, `the state LevelDB is corrupted (${cause.message})`, { cause: err });
       throw new StateStoreError('io', path, `cannot open: ${cause?.message ?? (err as Error).message}`, { cause: err });
     }
+    let stored: Progress;
+    let confState: ConfState;
+    let members: Map<NodeId, Member>;
     try {
       const p = await db.get(PROGRESS_KEY);
       const c = await db.get(CONF_STATE_KEY);
       const m = await db.get(MEMBERS_KEY);
-      const stored = p ? decodeProgress(p) : { applied: 0, revision: 0, compactRevision: 0 };
-      await db.clear(HISTORY_RANGE); // history records of versions that kept them in LevelDB
-      const history = HistoryLog.open(join(dataDir, HISTORY_DIR), historyWindow, stored.revision, stored.compactRevision);
-      const progress = { ...stored, compactRevision: history.compactRevision };
-      return new KvStore(db, path, historyWindow, keyCache, history, progress, c ? decodeConfState(c) : { voters: [], learners: [] }, m ? decodeMembers(m) : new Map());
+      stored = p ? decodeProgress(p) : { applied: 0, revision: 0, compactRevision: 0 };
+      confState = c ? decodeConfState(c) : { voters: [], learners: [] };
+      members = m ? decodeMembers(m) : new Map();
     } catch (err) {
       await db.close();
       throw new StateStoreError('state_corrupt', path, `cannot read the state metadata: ${(err as Error).message}`, { cause: err });
     }
+    const historyDir = join(dataDir, HISTORY_DIR);
+    let history: RecoveredHistory;
+    try {
+      await db.clear(HISTORY_RANGE); // history records of versions that kept them in LevelDB
+      history = HistoryLog.open(historyDir, historyWindow, stored.revision, stored.compactRevision);
+    } catch (err) {
+      await db.close();
+      throw new StateStoreError('io', historyDir, `cannot open the watch history: ${(err as Error).message}`, { cause: err });
+    }
+    const progress = { ...stored, compactRevision: history.compactRevision };
+    return new KvStore(db, path, historyWindow, keyCache, history, progress, confState, members);
   }
 
   /** The index of the last applied entry (0 before any). */

@@ -165,4 +165,10 @@ describe('KvStore history on disk', () => {
     expect(() => kv.watch('', 2, () => {})).toThrow(CompactedRevisionError);
     await kv.close();
   });
+
+  it('refuses to open, with a clear error, when the history cannot be read', async () => {
+    const dir = await tempDir();
+    writeFileSync(join(dir, 'state-history'), 'a file where the directory should be');
+    await expect(KvStore.open(dir)).rejects.toThrow(/state-history: cannot open the watch history/);
+  });
 });
