@@ -2,7 +2,7 @@ import { ByteReader, ByteWriter, fromUtf8, utf8Length, varintSize, writeUtf8, wr
 
 // Layout of the state LevelDB (one prefix byte per kind of record):
 //   'k' + key (UTF-8)          → KeyRecord: createRevision, modRevision, version (varints), value (tail)
-//   'h' + revision (u64 BE)    → HistoryRecord of the change made at that revision
+//   'h' + revision (u64 BE)    → none since the history moved to history-log.ts (older stores' records are cleared)
 //   'a'                        → progress: applied index, revision, compact revision (varints)
 //   'c'                        → ConfState (JSON; written on conf changes only)
 //   'm'                        → members registry (JSON; written on conf changes only)
@@ -44,7 +44,6 @@ export interface Progress {
   compactRevision: number;
 }
 
-const TWO_32 = 2 ** 32;
 
 // The encoders below run for every applied change: each computes its exact size and fills one
 // Buffer.allocUnsafe (pooled) allocation.
@@ -77,19 +76,7 @@ export function keyRange(prefix: string, startAfter?: string): { gte?: Buffer; g
   return { gte: start, lt };
 }
 
-export function historyKey(revision: number): Buffer {
-  const buf = Buffer.allocUnsafe(9);
-  buf[0] = HISTORY_PREFIX;
-  buf.writeUInt32BE(Math.floor(revision / TWO_32), 1);
-  buf.writeUInt32BE(revision >>> 0, 5);
-  return buf;
-}
-
-export function revisionOfHistoryKey(buf: Uint8Array): number {
-  const b = Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
-  return b.readUInt32BE(1) * TWO_32 + b.readUInt32BE(5);
-}
-
+/** Where versions before the history log (history-log.ts) kept the watch history; cleared at open. */
 export const HISTORY_RANGE = { gte: Buffer.from([HISTORY_PREFIX]), lt: Buffer.from([HISTORY_PREFIX + 1]) };
 export const KEY_RANGE = { gte: Buffer.from([KEY_PREFIX]), lt: Buffer.from([KEY_PREFIX + 1]) };
 
