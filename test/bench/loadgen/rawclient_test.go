@@ -104,6 +104,9 @@ func TestRawClientOpensANewConnectionAfterConnectionClose(t *testing.T) {
 		if status, body, err := c.do(Call{Method: "GET", Path: "/"}); err != nil || status != 200 || string(body) != "bye" {
 			t.Fatalf("call %d: %d %q %v", i, status, body, err)
 		}
+		if c.conn != nil {
+			t.Fatalf("call %d: the connection the server closed is kept for the next request", i)
+		}
 	}
 	if n := conns.Load(); n != 3 {
 		t.Fatalf("%d connections, want 3 (the server closes each)", n)
