@@ -137,7 +137,12 @@ describe('membership changes through the admin API (real node processes)', () =>
     // 5 → 3 done; the cluster still takes writes and serves them everywhere.
     expect((await next.request('PUT', '/v1/kv/after-shrink', 'ok')).status).toBe(200);
     for (const n of nodes) {
-      const r = await n.request('GET', '/v1/kv/after-shrink');
+      // A follower that has not heard from the new leader yet (its transfer election may have
+      // failed and a later one won) answers 503 no_leader for a linearizable read: it may retry.
+      const r = await waitFor(`${n.name} to serve the write`, async () => {
+        const res = await n.request('GET', '/v1/kv/after-shrink');
+        return res.status === 503 && res.json().code === 'no_leader' ? undefined : res;
+      }).catch(() => n.request('GET', '/v1/kv/after-shrink'));
       if (r.text !== 'ok') {
         for (const m of nodes) console.log(m.name, JSON.stringify(await m.status()), '\n', m.output.split('\n').filter((l) => !l.includes('"debug"')).slice(-25).join('\n'));
       }
