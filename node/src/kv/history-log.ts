@@ -3,8 +3,8 @@
  * in `<dataDir>/state-history/`, beside the state LevelDB instead of inside it. In LevelDB each
  * change was written twice more (LevelDB's own log, then its compactions) and deleted again
  * `window` revisions later; here it is appended once and dropped a whole segment at a time.
- * The bench's put ×64 and ×256 took 10 and 14 µs less server CPU per put without history
- * records in LevelDB (test/bench/README.md).
+ * Against the LevelDB records, the bench's put ×256 took 92–94 instead of 105–106 µs of server
+ * CPU per put, ×64 153–156 instead of 159–161 (test/bench/README.md).
  *
  * Each apply appends its changes before it hands its LevelDB batch over, so after a process
  * crash the log reaches at least the revision the state reached; open() cuts what lies beyond

@@ -27,7 +27,7 @@ export interface OpenIdentityOptions {
 
 const HEX16 = /^[0-9a-f]{16}$/;
 /** Directories whose presence means the data dir is in use. */
-const DATA_SUBDIRS = ['wal', 'raft', 'state', 'snap'];
+const DATA_SUBDIRS = ['wal', 'raft', 'state', 'state-history', 'snap'];
 
 /** A random 64-bit ID as 16 hex digits (member and cluster IDs). Never all zeros. */
 export function randomId64(): string {

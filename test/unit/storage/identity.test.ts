@@ -82,4 +82,12 @@ describe('data dir identity', () => {
     expect(err.code).toBe('identity_missing');
     expect(err.message).toContain('raft');
   });
+
+  it('counts a watch history alone as data of a member too', async () => {
+    const dir = await tempDir();
+    await mkdir(join(dir, 'state-history'));
+    const err = await refusal(openIdentity(dir, { name: 'kv-0' }));
+    expect(err.code).toBe('identity_missing');
+    expect(err.message).toContain('state-history');
+  });
 });
