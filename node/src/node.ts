@@ -7,6 +7,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { ClusterFormation, type IntroduceBody } from './cluster-formation.js';
+import { CommitNoticeTimer } from './commit-notice.js';
 import { NoLeaderError, NotReadyError, TimeoutError, UnavailableError } from './errors.js';
 import type { JsonLogger } from './logger.js';
 import { LeaderForwarding } from './leader-forwarding.js';
@@ -82,6 +83,8 @@ export class KuorumNode implements NodeApi {
   private inbox: Message[] = [];
   private actions: (() => void)[] = [];
   private proposalQueue: { requestId: string; data: Uint8Array }[] = [];
+  /** Sends a commit index the next append did not carry in time (the core defers commit broadcasts). */
+  private readonly commitNotice = new CommitNoticeTimer(() => this.enqueue(() => this.raw.broadcastCommit()));
 
   private readonly proposals: Waiters<string, WriteOutcome>;
   private readonly reads: ReadBatcher;
@@ -175,6 +178,8 @@ export class KuorumNode implements NodeApi {
       maxInflightMsgs: 256,
       maxUncommittedEntriesSize: 64 * 1024 * 1024,
       maxCommittedSizePerReady: 16 * 1024 * 1024,
+      // A commit index goes with the next append, or after COMMIT_NOTICE_DELAY_MS (commit-notice.ts).
+      deferCommitBroadcast: true,
       randomInt: (n) => Math.floor(Math.random() * n),
       logger: this.log.child({ component: 'raft' }),
     });
@@ -225,6 +230,7 @@ export class KuorumNode implements NodeApi {
     if (!this.running) return;
     this.running = false;
     if (this.ticker) clearInterval(this.ticker);
+    this.commitNotice.stop();
     this.notify();
     await this.loopDone;
     await this.persisting;
@@ -558,6 +564,7 @@ export class KuorumNode implements NodeApi {
   private afterReady(): void {
     const st = this.raw.status();
     this.lastStatus = st;
+    this.commitNotice.observe(this.raw.commitNoticeDue());
     if (this.isMember()) this.everMember = true;
     this.resolvePendingReads();
     if (st.progress) this.introduceNewMembers(st);

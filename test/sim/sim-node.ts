@@ -34,6 +34,8 @@ export interface CoreSettings {
    * node's bug F7 (FINDINGS.md), kept to show the checker catches it.
    */
   snapshotIndex?: 'waitForCore' | 'state';
+  /** The core's deferCommitBroadcast: the node then sends a due commit index after a random delay, as the real node does after a fixed one. */
+  deferCommitBroadcast?: boolean;
 }
 
 /** What a node needs from the simulation around it. */
@@ -74,7 +76,9 @@ export type NodeInput =
   | { kind: 'reportSnapshot'; to: NodeId; ok: boolean }
   | { kind: 'reportUnreachable'; to: NodeId }
   /** The transport saw its connection to `about` end (as when that process dies). */
-  | { kind: 'suspectLeader'; about: NodeId };
+  | { kind: 'suspectLeader'; about: NodeId }
+  /** The delay for a commit index no message carried yet has passed (deferCommitBroadcast). */
+  | { kind: 'broadcastCommit' };
 
 interface PendingRead {
   readId: string;
@@ -129,6 +133,7 @@ export class SimNode {
   /** Accepted Readys whose write is in flight, oldest first; only the oldest is being written. */
   private writes: Ready[] = [];
   private pumping = false;
+  private commitNoticeScheduled = false;
   /** A snapshot is being taken in the background. */
   private snapshotting = false;
   private readonly myWrites = new Set<string>();
@@ -262,9 +267,11 @@ export class SimNode {
         maxCommittedSizePerReady: core.maxCommittedSizePerReady,
         preVote: true,
         checkQuorum: true,
+        deferCommitBroadcast: core.deferCommitBroadcast ?? false,
         randomInt: (n) => rng.int(n),
       }),
     );
+    this.commitNoticeScheduled = false;
     const st = this.raw.status();
     this.checkCoreConfig(st.config);
     this.lastRole = st.role;
@@ -329,6 +336,8 @@ export class SimNode {
             return raw.reportSnapshot(x.to, x.ok);
           case 'reportUnreachable':
             return raw.reportUnreachable(x.to);
+          case 'broadcastCommit':
+            return raw.broadcastCommit();
           case 'suspectLeader': {
             const inTicks = raw.suspectLeader(x.about);
             if (inTicks !== undefined) {
@@ -388,6 +397,18 @@ export class SimNode {
     this.lastRole = st.role;
     this.lastTerm = st.term;
     this.lastLeader = st.leader;
+    this.maybeScheduleCommitNotice(raw);
+  }
+
+  private maybeScheduleCommitNotice(raw: RawNode): void {
+    if (!this.host.core.deferCommitBroadcast || this.commitNoticeScheduled || !raw.commitNoticeDue()) return;
+    this.commitNoticeScheduled = true;
+    const incarnation = this.incarnation;
+    this.host.schedule(1 + this.host.rng.int(4), () => {
+      if (this.incarnation !== incarnation) return;
+      this.commitNoticeScheduled = false;
+      this.input({ kind: 'broadcastCommit' });
+    });
   }
 
   private startReady(): void {

@@ -10,6 +10,7 @@ export const RAFT_DEFAULTS = {
   preVote: true,
   checkQuorum: true,
   disableProposalForwarding: false,
+  deferCommitBroadcast: false,
 } as const;
 
 export const noopLogger: Logger = {
@@ -48,6 +49,7 @@ export function resolveConfig(c: RaftConfig): ResolvedConfig {
     preVote: c.preVote ?? RAFT_DEFAULTS.preVote,
     checkQuorum: c.checkQuorum ?? RAFT_DEFAULTS.checkQuorum,
     disableProposalForwarding: c.disableProposalForwarding ?? RAFT_DEFAULTS.disableProposalForwarding,
+    deferCommitBroadcast: c.deferCommitBroadcast ?? RAFT_DEFAULTS.deferCommitBroadcast,
     randomInt: c.randomInt,
     logger: c.logger ?? noopLogger,
   };

@@ -18,6 +18,10 @@ export class Progress {
   msgAppFlowPaused = false;
   /** The follower's commit index as it last reported it in an 'appResp' (sent after persisting). */
   commitKnown = 0;
+  /** The highest commit index sent to the follower (in an 'app' or a heartbeat). */
+  sentCommit = 0;
+  /** The last index of the entries this follower forwarded (it answers their writers once it knows they committed). */
+  proposedUpTo = 0;
   readonly inflights: Inflights;
 
   constructor(

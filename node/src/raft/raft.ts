@@ -153,6 +153,7 @@ export class Raft {
     // its appends from the tick, never as a commit broadcast: they are answered.)
     if (commitBroadcast && ents.length === 0 && pr.state === 'replicate' && prevIndex === last) fields.noAck = true;
     this.sendAtTerm('app', to, fields);
+    if (this.log.committed > pr.sentCommit) pr.sentCommit = this.log.committed;
     pr.sentEntries(ents.length, bytes);
     return true;
   }
@@ -199,8 +200,10 @@ export class Raft {
   }
 
   sendHeartbeat(to: NodeId, context: Uint8Array | undefined): void {
-    const commit = Math.min(this.trk.progress.get(to)!.match, this.log.committed);
+    const pr = this.trk.progress.get(to)!;
+    const commit = Math.min(pr.match, this.log.committed);
     this.sendAtTerm('heartbeat', to, context ? { commit, context } : { commit });
+    if (commit > pr.sentCommit) pr.sentCommit = commit;
   }
 
   // ---------------------------------------------------------------- role changes
@@ -485,6 +488,8 @@ export class Raft {
       case 'prop':
         try {
           this.propose(m.entries, false);
+          const pr = this.trk.progress.get(m.from);
+          if (pr) pr.proposedUpTo = this.log.lastIndex();
         } catch (err) {
           this.logger.info('dropping a forwarded proposal', { from: m.from, reason: String(err) });
         }
@@ -578,6 +583,8 @@ export class Raft {
     while (this.maybeSendAppend(m.from, false)) {
       // keep the pipeline full
     }
+    // Its entries may have committed before it acknowledged them (another follower was first).
+    if (this.cfg.deferCommitBroadcast) this.sendAwaitedCommit(m.from, pr);
     if (m.from === this.leadTransferee && pr.match === this.log.lastIndex()) {
       this.logger.info('transferee caught up; sending timeoutNow', { to: m.from });
       this.sendAtTerm('timeoutNow', m.from);
@@ -597,12 +604,48 @@ export class Raft {
   }
 
   private afterCommit(): void {
-    this.bcastAppend(true);
+    if (this.cfg.deferCommitBroadcast) {
+      // Entries still go out at once, and so does the commit to a follower whose writers wait
+      // for it (it forwarded the entries); to the others, one that would carry nothing but the
+      // commit waits for the next append or broadcastCommit().
+      for (const [id, pr] of this.trk.progress) {
+        if (id === this.id) continue;
+        this.maybeSendAppend(id, false);
+        this.sendAwaitedCommit(id, pr);
+      }
+    } else {
+      this.bcastAppend(true);
+    }
     if (this.committedEntryInCurrentTerm() && this.pendingReadIndexMessages.length > 0) {
       const pending = this.pendingReadIndexMessages;
       this.pendingReadIndexMessages = [];
       for (const m of pending) this.readIndex(m);
     }
+  }
+
+  /**
+   * With deferCommitBroadcast: whether some follower holds committed entries it was not yet told
+   * are committed, and could be sent an 'app' now (broadcastCommit() would send something).
+   */
+  commitNoticeDue(): boolean {
+    if (this.state !== 'leader') return false;
+    for (const [id, pr] of this.trk.progress) if (id !== this.id && this.owesCommit(pr)) return true;
+    return false;
+  }
+
+  /** Sends the commit index to each follower commitNoticeDue() counts. */
+  broadcastCommit(): void {
+    if (this.state !== 'leader') return;
+    for (const [id, pr] of this.trk.progress) if (id !== this.id && this.owesCommit(pr)) this.maybeSendAppend(id, true, true);
+  }
+
+  /** With deferCommitBroadcast: tells a follower at once that entries it forwarded (and holds) committed. */
+  private sendAwaitedCommit(id: NodeId, pr: Progress): void {
+    if (Math.min(this.log.committed, pr.match, pr.proposedUpTo) > pr.sentCommit && this.owesCommit(pr)) this.maybeSendAppend(id, true, true);
+  }
+
+  private owesCommit(pr: Progress): boolean {
+    return Math.min(this.log.committed, pr.match) > pr.sentCommit && pr.state === 'replicate' && !pr.isPaused();
   }
 
   committedEntryInCurrentTerm(): boolean {

@@ -105,6 +105,16 @@ export class RawNode {
     return this.raft.suspectLeader(id);
   }
 
+  /** With deferCommitBroadcast: some follower waits for a commit index that no message carried yet. */
+  commitNoticeDue(): boolean {
+    return this.raft.commitNoticeDue();
+  }
+
+  /** With deferCommitBroadcast: sends the commit index to the followers commitNoticeDue() counts. */
+  broadcastCommit(): void {
+    this.raft.broadcastCommit();
+  }
+
   reportSnapshot(id: NodeId, ok: boolean): void {
     this.raft.reportSnapshot(id, ok);
   }

@@ -199,6 +199,14 @@ export interface RaftConfig {
   preVote?: boolean; // default true
   checkQuorum?: boolean; // default true
   disableProposalForwarding?: boolean;
+  /**
+   * Default false: when the commit index advances, the leader at once sends it to every follower
+   * that holds the entries, each in an 'app' of its own. True: it waits to send it with the next
+   * append or heartbeat, and the host calls broadcastCommit() for any still unsent after a delay
+   * of its choosing (commitNoticeDue() says when one is due). Under a steady stream of writes
+   * that saves a message, a Ready and a write on every follower per commit.
+   */
+  deferCommitBroadcast?: boolean;
   /** Injected randomness: returns an integer in [0, n). */
   randomInt: (n: number) => number;
   logger?: Logger;
