@@ -86,3 +86,28 @@ describe('KvStore apply against a model', () => {
     );
   });
 });
+
+describe('KvStore apply reads the metadata of keys the cache does not hold', () => {
+  it('from LevelDB after a restart, for a batch of many keys and for a few', async () => {
+    const dir = await tempDir();
+    const keys = Array.from({ length: 12 }, (_, i) => `m${i}`);
+    let kv = await KvStore.open(`${dir}/cold`, { keyCacheBytes: 0 });
+    const b = new EntryBuilder();
+    try {
+      await kv.apply(keys.map((k) => b.put(k, 'v1')));
+    } finally {
+      await kv.close();
+    }
+    kv = await KvStore.open(`${dir}/cold`, { keyCacheBytes: 0 });
+    try {
+      const many = await kv.apply(keys.map((k) => b.put(k, 'v2', { ifMatch: keys.indexOf(k) + 1 })));
+      expect(many.map(brief)).toEqual(keys.map((_, i) => `ok@${13 + i}`));
+      const few = await kv.apply(['m0', 'm5', 'm11'].map((k) => b.put(k, 'v3', { ifMatch: 13 + keys.indexOf(k) })));
+      expect(few.map(brief)).toEqual(['ok@25', 'ok@26', 'ok@27']);
+      const m5 = (await kv.list('m5', 1)).items[0]!;
+      expect({ value: text(m5.value), createRevision: m5.createRevision, modRevision: m5.modRevision, version: m5.version }).toEqual({ value: 'v3', createRevision: 6, modRevision: 26, version: 3 });
+    } finally {
+      await kv.close();
+    }
+  });
+});
