@@ -47,6 +47,8 @@ export class Raft {
   leadTransferee: NodeId = NO_NODE;
   /** Index of the last conf change proposed by this leader; another may be proposed once it is applied. */
   pendingConfIndex = 0;
+  /** With deferCommitBroadcast: the pendingConfIndex whose commit was broadcast at once (0: none this term). */
+  private confCommitBroadcastAt = 0;
   uncommittedSize = 0;
   /** A leader that removed itself: the commit index a remaining voter must acknowledge before it steps down. */
   leavingAt = 0;
@@ -228,6 +230,7 @@ export class Raft {
       this.trk.progress.set(id, pr);
     }
     this.pendingConfIndex = 0;
+    this.confCommitBroadcastAt = 0;
     this.uncommittedSize = 0;
     this.leavingAt = 0;
     this.removingSelf = false;
@@ -604,7 +607,12 @@ export class Raft {
   }
 
   private afterCommit(): void {
-    if (this.cfg.deferCommitBroadcast) {
+    // A committed conf change goes out to everyone at once: a member it removes leaves the
+    // leader's progress when the leader applies it, and would never hear the commit otherwise
+    // (it learns its removal from its own log).
+    const confCommitted = this.pendingConfIndex > this.confCommitBroadcastAt && this.pendingConfIndex <= this.log.committed;
+    if (confCommitted) this.confCommitBroadcastAt = this.pendingConfIndex;
+    if (this.cfg.deferCommitBroadcast && !confCommitted) {
       // Entries still go out at once, and so does the commit to a follower whose writers wait
       // for it (it forwarded the entries); to the others, one that would carry nothing but the
       // commit waits for the next append or broadcastCommit().

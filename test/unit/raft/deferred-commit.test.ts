@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { Message } from '../../../node/src/raft/index.js';
+import { decodeConfChange, type Message } from '../../../node/src/raft/index.js';
 import { Network } from './network.js';
 
 const commitOnlyApps = (msgs: Message[]): Message[] => msgs.filter((m) => m.type === 'app' && m.entries.length === 0);
@@ -69,6 +69,25 @@ describe('deferCommitBroadcast: the commit index waits for the next message to a
     expect(net.appliedData('b')).toContain('from-b');
     expect(net.appliedData('c')).not.toContain('from-b');
     expect(net.node('a').raw.commitNoticeDue()).toBe(true);
+  });
+
+  it('a committed conf change goes out to every follower at once, also to the member it removes', () => {
+    const net = new Network(['a', 'b', 'c'], { deferCommitBroadcast: true });
+    net.campaign('a');
+    net.node('a').raw.broadcastCommit();
+    net.deliverAll();
+    const a = net.node('a');
+    const since = net.sent.length;
+    a.raw.proposeConfChange({ type: 'remove', nodeId: 'c', context: new Uint8Array() });
+    net.deliverAll();
+    expect(commitOnlyApps(net.sent.slice(since)).map((m) => m.to).sort()).toEqual(['b', 'c']);
+    // c applied its own removal from its log: the leader no longer sends it anything.
+    expect(net.node('c').applied.some((e) => e.type === 'confChange' && decodeConfChange(e.data).nodeId === 'c')).toBe(true);
+    expect(a.raw.status().config.voters).toEqual(['a', 'b']);
+    // The next plain write is deferred again.
+    const before = net.sent.length;
+    net.propose('a', 'x');
+    expect(commitOnlyApps(net.sent.slice(before))).toEqual([]);
   });
 
   it('without the option, every commit goes out at once and nothing is ever owed', () => {
