@@ -19,7 +19,7 @@ import { startEtcdCluster } from './etcd-cluster.js';
 import { startKuorumCluster } from './kuorum-cluster.js';
 import { buildLoadgen } from './loadgen-runner.js';
 import { evaluateTargets, summaryLine, type Cell, type FailoverResult, type MemoryResult, type PerSystem } from './results.js';
-import { runSystem, type SystemRun } from './scenario.js';
+import { SystemScenario, type SystemRun } from './scenario.js';
 import { renderTable } from './table.js';
 
 const log = (line: string): void => {
@@ -41,19 +41,30 @@ async function main(): Promise<void> {
   const runs: PerSystem<SystemRun> = {};
   const versions: PerSystem<string> = {};
   const failures: PerSystem<string> = {};
-  for (const system of plan.systems) {
-    log(`${system}: starting 3 nodes`);
-    let cluster: BenchCluster | undefined;
-    try {
-      cluster = await startCluster(system, plan, etcdBin);
-      versions[system] = cluster.version;
-      runs[system] = await runSystem(cluster, plan, loadgen, log);
-    } catch (err) {
-      failures[system] = (err as Error).message;
-      log(`${system}: FAILED: ${(err as Error).message}${cluster ? `\n${cluster.logs()}` : ''}`);
-    } finally {
-      await cluster?.destroy();
+  const clusters: BenchCluster[] = [];
+  const scenarios: SystemScenario[] = [];
+  try {
+    for (const system of plan.systems) {
+      log(`${system}: starting 3 nodes`);
+      try {
+        const cluster = await startCluster(system, plan, etcdBin);
+        clusters.push(cluster);
+        versions[system] = cluster.version;
+        const scenario = new SystemScenario(cluster, plan, loadgen, log);
+        scenarios.push(scenario);
+        runs[system] = scenario.run;
+      } catch (err) {
+        failures[system] = (err as Error).message;
+        log(`${system}: FAILED: ${(err as Error).message}`);
+      }
     }
+    // Step by step, each on every system in turn (see SystemScenario).
+    for (const s of scenarios) await s.memory();
+    for (const c of plan.readConns) for (const s of scenarios) await s.cell('get', c);
+    for (const c of plan.putConns) for (const s of scenarios) await s.cell('put', c);
+    for (let round = 1; round <= plan.failoverRounds; round++) for (const s of scenarios) await s.failoverRound(round);
+  } finally {
+    for (const c of clusters) await c.destroy();
   }
 
   const cells: Cell[] = [];
