@@ -649,7 +649,7 @@ export class Raft {
 
   /** With deferCommitBroadcast: tells a follower at once that entries it forwarded (and holds) committed. */
   private sendAwaitedCommit(id: NodeId, pr: Progress): void {
-    if (Math.min(this.log.committed, pr.match, pr.proposedUpTo) > pr.sentCommit && this.owesCommit(pr)) this.maybeSendAppend(id, true, true);
+    if (pr.proposedUpTo > pr.sentCommit && this.owesCommit(pr)) this.maybeSendAppend(id, true, true);
   }
 
   private owesCommit(pr: Progress): boolean {

@@ -90,6 +90,20 @@ describe('deferCommitBroadcast: the commit index waits for the next message to a
     expect(commitOnlyApps(net.sent.slice(before))).toEqual([]);
   });
 
+  it('nothing is owed to a follower being probed: the next probe carries the commit', () => {
+    const net = new Network(['a', 'b', 'c'], { deferCommitBroadcast: true });
+    net.campaign('a');
+    net.propose('a', 'x');
+    const a = net.node('a');
+    expect(a.raw.commitNoticeDue()).toBe(true);
+    a.raw.reportUnreachable('b');
+    a.raw.reportUnreachable('c');
+    expect(a.raw.status().progress!.get('b')).toMatchObject({ state: 'probe' });
+    expect(a.raw.commitNoticeDue()).toBe(false);
+    net.tick('a'); // the heartbeat's answer makes the leader probe, and the probe carries the commit
+    for (const id of ['b', 'c']) expect(net.appliedData(id)).toContain('x');
+  });
+
   it('without the option, every commit goes out at once and nothing is ever owed', () => {
     const net = new Network(['a', 'b', 'c']);
     net.campaign('a');
